@@ -11,8 +11,8 @@ after(() => rm(dir, { recursive: true, force: true }));
 describe('findCniConfig', () => {
   it('is not ready for a missing directory', async () => {
     const state = await findCniConfig(join(dir, 'absent'));
-    assert.equal(state.ready, false);
-    assert.equal(state.ready ? '' : state.reason, 'NetworkPluginNotReady');
+    assert.ok(!state.ready);
+    assert.equal(state.reason, 'NetworkPluginNotReady');
   });
 
   it('is not ready while only invalid files exist, and names the directory', async () => {
@@ -23,8 +23,8 @@ describe('findCniConfig', () => {
     );
     await writeFile(join(dir, '02-readme.txt'), 'hello');
     const state = await findCniConfig(dir);
-    assert.equal(state.ready, false);
-    assert.match(state.ready ? '' : state.message, new RegExp(dir));
+    assert.ok(!state.ready);
+    assert.match(state.message, new RegExp(dir));
   });
 
   it('picks the lexically first valid config', async () => {

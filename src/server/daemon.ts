@@ -15,6 +15,7 @@ import { checkHandler } from '../oci/runtime-handlers.js';
 import { runtimeName, runtimeVersion } from '../version.js';
 import { adaptService, type AdapterDeps, type ServiceHandlers } from './adapter.js';
 import { criServiceDefinition } from './cri-codec.js';
+import { imageFsInfoHandlers } from './image-fs-info.js';
 import { startMetricsServer } from './metrics-http.js';
 import { runtimeInfoHandlers } from './runtime-info.js';
 import { prepareSocketPath, socketPathOf } from './unix-socket.js';
@@ -55,7 +56,7 @@ export class Daemon {
         this.phase === 'serving' ? undefined : unavailable(`cri-ts is ${this.phase}, not serving requests`),
     };
     const runtimeHandlers: ServiceHandlers<RuntimeServiceMethods> = { ...runtimeInfoHandlers(config) };
-    const imageHandlers: ServiceHandlers<ImageServiceMethods> = {};
+    const imageHandlers: ServiceHandlers<ImageServiceMethods> = { ...imageFsInfoHandlers(config) };
 
     const grpc = new Server({
       'grpc.max_receive_message_length': config.api.grpc_max_recv_msg_size,
