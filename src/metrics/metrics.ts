@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * Every Prometheus metric of the daemon lives behind this class: nothing else imports prom-client. Names follow
@@ -30,6 +30,33 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly imagePulls = new Counter({
+    name: 'cri_ts_image_pulls_total',
+    help: 'Image pulls finished, by outcome (success, failure, canceled).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly imagePullBytes = new Counter({
+    name: 'cri_ts_image_pulls_bytes_total',
+    help: 'Bytes downloaded from registries.',
+    registers: [this.registry],
+  });
+
+  private readonly imagePullsInFlight = new Gauge({
+    name: 'cri_ts_image_pulls_in_flight',
+    help: 'Image pulls running now (concurrent requests for one image count once).',
+    registers: [this.registry],
+  });
+
+  private readonly layerSeconds = new Histogram({
+    name: 'cri_ts_image_layer_seconds',
+    help: 'Time to download or unpack one layer, by phase.',
+    labelNames: ['phase'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'cri_ts_' });
   }
@@ -39,6 +66,26 @@ export class Metrics {
     this.operations.inc({ operation });
     this.operationLatency.observe({ operation }, seconds);
     if (errorCode !== undefined) this.operationErrors.inc({ operation, code: errorCode });
+  }
+
+  pullFinished(outcome: 'success' | 'failure' | 'canceled'): void {
+    this.imagePulls.inc({ outcome });
+  }
+
+  bytesDownloaded(bytes: number): void {
+    if (bytes > 0) this.imagePullBytes.inc(bytes);
+  }
+
+  pullsInFlight(count: number): void {
+    this.imagePullsInFlight.set(count);
+  }
+
+  layerDownloaded(seconds: number): void {
+    this.layerSeconds.observe({ phase: 'download' }, seconds);
+  }
+
+  layerUnpacked(seconds: number): void {
+    this.layerSeconds.observe({ phase: 'unpack' }, seconds);
   }
 
   get contentType(): string {

@@ -11,11 +11,12 @@ import {
 import { unavailable } from '../errors/errors.js';
 import type { Logger } from '../log/logger.js';
 import { Metrics } from '../metrics/metrics.js';
+import { ImageService } from '../image/image-service.js';
 import { checkHandler } from '../oci/runtime-handlers.js';
 import { runtimeName, runtimeVersion } from '../version.js';
 import { adaptService, type AdapterDeps, type ServiceHandlers } from './adapter.js';
 import { criServiceDefinition } from './cri-codec.js';
-import { imageFsInfoHandlers } from './image-fs-info.js';
+import { imageHandlers } from './image-handlers.js';
 import { startMetricsServer } from './metrics-http.js';
 import { runtimeInfoHandlers } from './runtime-info.js';
 import { prepareSocketPath, socketPathOf } from './unix-socket.js';
@@ -30,6 +31,7 @@ export class Daemon {
   private grpc: Server | undefined;
   private metricsServer: HttpServer | undefined;
   private socketIno: number | undefined;
+  private images: ImageService | undefined;
   readonly socketPath: string;
 
   constructor(
@@ -56,7 +58,18 @@ export class Daemon {
         this.phase === 'serving' ? undefined : unavailable(`cri-ts is ${this.phase}, not serving requests`),
     };
     const runtimeHandlers: ServiceHandlers<RuntimeServiceMethods> = { ...runtimeInfoHandlers(config) };
-    const imageHandlers: ServiceHandlers<ImageServiceMethods> = { ...imageFsInfoHandlers(config) };
+    const images = new ImageService({
+      root: config.root,
+      registriesConf: config.image.registries_conf,
+      authFile: config.image.global_auth_file,
+      pauseImage: config.image.pause_image,
+      maxConcurrentDownloads: config.image.max_concurrent_downloads,
+      log,
+      metrics: this.metrics,
+    });
+    await images.init();
+    this.images = images;
+    const imageService: ServiceHandlers<ImageServiceMethods> = imageHandlers(images);
 
     const grpc = new Server({
       'grpc.max_receive_message_length': config.api.grpc_max_recv_msg_size,
@@ -66,7 +79,7 @@ export class Daemon {
       criServiceDefinition(RuntimeServiceName),
       adaptService(RuntimeServiceName, runtimeHandlers, deps),
     );
-    grpc.addService(criServiceDefinition(ImageServiceName), adaptService(ImageServiceName, imageHandlers, deps));
+    grpc.addService(criServiceDefinition(ImageServiceName), adaptService(ImageServiceName, imageService, deps));
 
     await prepareSocketPath(this.socketPath);
     await new Promise<void>((resolve, reject) => {
@@ -118,6 +131,7 @@ export class Daemon {
       if (this.metricsServer === undefined) resolve();
       else this.metricsServer.close(() => resolve());
     });
+    await this.images?.settled();
     await this.removeOwnSocket();
     this.phase = 'stopped';
     this.log.info('Stopped serving');
