@@ -164,13 +164,23 @@ export function client(service: string, socket: string): Client {
   return new Ctor(`unix://${socket}`, credentials.createInsecure());
 }
 
-type UnaryFn = (req: unknown, cb: (err: ServiceError | null, res: unknown) => void) => void;
+type UnaryFn = (
+  req: unknown,
+  options: { deadline?: number },
+  cb: (err: ServiceError | null, res: unknown) => void,
+) => void;
 
-export function unary<T = Record<string, unknown>>(c: Client, method: string, request: unknown): Promise<T> {
+export function unary<T = Record<string, unknown>>(
+  c: Client,
+  method: string,
+  request: unknown,
+  options: { deadlineMs?: number } = {},
+): Promise<T> {
   const fn = (c as unknown as Record<string, UnaryFn>)[method];
   if (fn === undefined) throw new Error(`no method ${method}`);
+  const callOptions = options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs };
   return new Promise((resolve, reject) => {
-    fn.call(c, request, (err, res) => (err === null ? resolve(res as T) : reject(err)));
+    fn.call(c, request, callOptions, (err, res) => (err === null ? resolve(res as T) : reject(err)));
   });
 }
 

@@ -91,7 +91,7 @@ describe('ImageService against real registries', () => {
     );
     await writeFile(conf, `unqualified-search-registries = []\n${entries.join('\n')}`);
     await daemon.start({
-      args: ['--registries-conf', conf],
+      args: ['--registries-conf', conf, '--pause-image', `${plain.host}/infra/pause:3.10`],
       configToml: `[image]\nglobal_auth_file = "${authFile}"\n`,
     });
     images = daemon.image();
@@ -329,6 +329,66 @@ describe('ImageService against real registries', () => {
     }
     assert.ok(before - now >= 4n * 1024n * 1024n, `freed ${String(before - now)} bytes`);
     await assert.rejects(lstat(layerDir(layer.diffId)), { code: 'ENOENT' });
+  });
+
+  it('pins the configured pause image', async () => {
+    const layer = buildLayer([{ type: 'file', name: 'pause', data: 'p', mode: 0o755 }]);
+    await push(plain, 'infra/pause', '3.10', [layer]);
+    await push(plain, 'infra/other', '1', [layer]);
+    await pull(`${plain.host}/infra/pause:3.10`);
+    await pull(`${plain.host}/infra/other:1`);
+    assert.equal((await imageStatus(`${plain.host}/infra/pause:3.10`)).image?.pinned, true);
+    assert.equal(
+      (await imageStatus(`${plain.host}/infra/other:1`)).image?.pinned,
+      true,
+      'same image id, so pinned too',
+    );
+    const solo = buildLayer([{ type: 'file', name: 'solo', data: 's' }]);
+    await push(plain, 'infra/solo', '1', [solo]);
+    await pull(`${plain.host}/infra/solo:1`);
+    assert.equal((await imageStatus(`${plain.host}/infra/solo:1`)).image?.pinned, false);
+  });
+
+  it('stops a pull at the client deadline, recording nothing and leaving no partial content', async () => {
+    const big = buildLayer([{ type: 'file', name: 'slow.bin', data: randomBytes(64 * 1024 * 1024) }], {
+      compression: 'gzip',
+    });
+    await push(plain, 'slow/image', 'v1', [big]);
+    const ref = `${plain.host}/slow/image:v1`;
+    await assert.rejects(
+      unary(images, 'PullImage', { image: { image: ref } }, { deadlineMs: 150 }),
+      (err: ServiceError) => err.code === grpcStatus.DEADLINE_EXCEEDED,
+    );
+    const canceled = async () =>
+      /^cri_ts_image_pulls_total\{outcome="canceled"\} [1-9]/m.test(
+        await (await fetch(`http://127.0.0.1:${String(daemon.metricsPort)}/metrics`)).text(),
+      );
+    for (let i = 0; i < 50 && !(await canceled()); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(await canceled(), 'the server gave up the pull, not only the client');
+    assert.equal((await imageStatus(ref)).image, null);
+    await assert.rejects(lstat(layerDir(big.diffId)), { code: 'ENOENT' });
+    assert.deepEqual(await readdir(join(daemon.dir, 'root', 'images', 'ingest')), []);
+  });
+
+  it('garbage-collects while another pull runs without breaking it', async () => {
+    const keep = buildLayer([{ type: 'file', name: 'keep.bin', data: randomBytes(32 * 1024 * 1024) }]);
+    const drop = buildLayer([{ type: 'file', name: 'drop', data: 'd' }]);
+    const kept = await push(plain, 'gc/keep', 'v1', [keep]);
+    await push(plain, 'gc/drop', 'v1', [drop]);
+    await pull(`${plain.host}/gc/drop:v1`);
+    const pulling = pull(`${plain.host}/gc/keep:v1`);
+    await remove(`${plain.host}/gc/drop:v1`);
+    assert.equal((await pulling).image_ref, kept.configDigest);
+    assert.equal((await stat(join(layerDir(keep.diffId), 'keep.bin'))).size, 32 * 1024 * 1024);
+    for (let i = 0; i < 50; i++) {
+      try {
+        await lstat(layerDir(drop.diffId));
+      } catch {
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await assert.rejects(lstat(layerDir(drop.diffId)), { code: 'ENOENT' });
   });
 
   it('works through crictl: pull, images, inspecti, imagefsinfo, rmi', async () => {
