@@ -66,7 +66,7 @@ die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
 for v in ROUNDS IMAGE_MB LAYERS CONCURRENCY REGISTRY_PORT; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer, got '${!v}'"
 done
-[[ $RANDOM_PCT =~ ^[0-9]+$ ]] && ((RANDOM_PCT <= 100)) || die "BENCH_RANDOM_PCT must be 0..100"
+if ! [[ $RANDOM_PCT =~ ^[0-9]+$ ]] || ((RANDOM_PCT > 100)); then die "BENCH_RANDOM_PCT must be 0..100"; fi
 for t in $TOOLS; do [[ $t == cri-ts || $t == containerd ]] || die "unknown tool in BENCH_TOOLS: $t"; done
 has_tool() { [[ " $TOOLS " == *" $1 "* ]]; }
 [[ $STORAGE == ext4 || $STORAGE == tmpfs || $STORAGE == dir ]] || die "BENCH_STORAGE must be ext4, tmpfs or dir"
@@ -208,7 +208,7 @@ build_image() {
     awk -F'\t' '$1 != d { d = $1; n = 0 } ++n <= 300 { print $2 "\t" $3 }' | tr '\n' '\0' >"$work/candidates"
 
   local -a diff_ids=() layer_descs=()
-  local target usr_target got size path stage n rand left chunk hex diff_id files=0 regular=0 symlinks=0 gz_total=0 sizes=(65536 262144 1048576 4194304 8388608 524288 2097152)
+  local target usr_target got size path stage n left chunk hex diff_id files=0 regular=0 symlinks=0 gz_total=0 sizes=(65536 262144 1048576 4194304 8388608 524288 2097152)
   exec 3<"$work/candidates"
   for ((i = 1; i <= LAYERS; i++)); do
     target=$((total * (LAYERS - i + 2) / weights))
@@ -268,6 +268,7 @@ build_image() {
 
 layout="$CACHE/images/$TAG"
 [[ -f $layout/bench-meta ]] || build_image "$layout"
+files='' regular='' symlinks='' unpacked='' compressed='' manifest=''
 # shellcheck disable=SC1091
 . "$layout/bench-meta"
 
@@ -475,8 +476,8 @@ has_tool containerd && containerd_version=$(containerd --version | awk '{ print 
 log "image $IMAGE: $LAYERS layers, $files entries, $(awk -v u="$unpacked" -v c="$compressed" \
   'BEGIN { printf "%.1f MiB unpacked, %.1f MiB gzip", u / 1048576, c / 1048576 }')"
 for ((r = 1; r <= ROUNDS; r++)); do
-  order=($TOOLS)
-  ((r % 2 == 0)) && order=($(printf '%s\n' "${order[@]}" | tac))
+  read -ra order <<<"$TOOLS"
+  ((r % 2 == 0)) && mapfile -t order < <(printf '%s\n' "${order[@]}" | tac)
   for t in "${order[@]}"; do
     log "round $r/$ROUNDS: $t"
     case $t in
@@ -576,3 +577,9 @@ END {
         median("containerduser"), median("containerdsys"), median("containerdclientcpu")
   }
 }' "$results"
+
+# A benchmark reports, it does not assert; but a side with no successful pull was not measured at all.
+for t in $TOOLS; do
+  awk -F'\t' -v t="$t" '$3 == t && $4 == 1 { found = 1 } END { exit !found }' "$results" ||
+    die "every $t pull failed: nothing was measured (see the messages above)"
+done
