@@ -13,7 +13,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 apt_packages=(
   runc crun conmon containernetworking-plugins catatonit busybox-static docker-registry skopeo umoci
-  iproute2 util-linux iptables jq curl ca-certificates gcc libc6-dev binutils make
+  iproute2 util-linux iptables nftables jq curl ca-certificates gcc libc6-dev binutils make
 )
 
 install_debian_packages() {

@@ -4,7 +4,7 @@ import type { LogLevel } from '../log/logger.js';
 export interface RuntimeHandlerConfig {
   /** Absolute path of the runtime binary (runc, crun). */
   runtime_path: string;
-  /** The runtime's state directory (its `--root`). */
+  /** The runtime's state directory (its `--root`); "" means `<runroot>/<name>`. */
   runtime_root: string;
   /** Only "oci" (a runc-compatible CLI under conmon) exists today. */
   runtime_type: 'oci';
@@ -12,6 +12,11 @@ export interface RuntimeHandlerConfig {
   runtime_args: string[];
   /** Absolute path of the per-container monitor (conmon). */
   monitor_path: string;
+  /**
+   * On a hybrid cgroup host, run the runtime in a mount namespace without the cgroup2 mount so it manages the
+   * v1 controllers (crun refuses hybrid hosts otherwise; see src/oci/oci-runtime.ts). No effect elsewhere.
+   */
+  cgroup_v1_view: boolean;
 }
 
 export type CgroupManager = 'cgroupfs' | 'systemd';
@@ -87,17 +92,19 @@ export function defaultConfig(): Config {
     runtimes: {
       runc: {
         runtime_path: '/usr/sbin/runc',
-        runtime_root: '/run/cri-ts/runc',
+        runtime_root: '',
         runtime_type: 'oci',
         runtime_args: [],
         monitor_path: '/usr/bin/conmon',
+        cgroup_v1_view: false,
       },
       crun: {
         runtime_path: '/usr/bin/crun',
-        runtime_root: '/run/cri-ts/crun',
+        runtime_root: '',
         runtime_type: 'oci',
         runtime_args: [],
         monitor_path: '/usr/bin/conmon',
+        cgroup_v1_view: true,
       },
     },
     image: {

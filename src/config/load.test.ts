@@ -40,8 +40,15 @@ async function rejectsWith(promise: Promise<unknown>, key: string, pattern: RegE
 }
 
 describe('loadConfig', () => {
-  it('gives the built-in defaults when no file exists', async () => {
-    assert.deepEqual(await loadConfig(await sources(undefined)), defaultConfig());
+  it('gives the built-in defaults when no file exists, runtime roots under the runroot', async () => {
+    const config = await loadConfig(await sources(undefined));
+    assert.equal(config.runtimes['runc']?.runtime_root, '/run/cri-ts/runc');
+    const withRunroot = await loadConfig(await sources('runroot = "/tmp/rr"\n'));
+    assert.equal(withRunroot.runtimes['crun']?.runtime_root, '/tmp/rr/crun');
+    const d = defaultConfig();
+    for (const h of Object.values(d.runtimes)) h.runtime_root = '';
+    for (const h of Object.values(config.runtimes)) h.runtime_root = '';
+    assert.deepEqual(config, d);
   });
 
   it('fails when a config file the user named is missing', async () => {
@@ -76,13 +83,18 @@ describe('loadConfig', () => {
       '[runtimes.crun]\nruntime_args = ["--debug"]\n[runtimes.kata-fc]\nruntime_path = "/usr/bin/kata"\n',
     );
     const config = await loadConfig(s);
-    assert.deepEqual(config.runtimes['crun'], { ...defaultConfig().runtimes['crun'], runtime_args: ['--debug'] });
+    assert.deepEqual(config.runtimes['crun'], {
+      ...defaultConfig().runtimes['crun'],
+      runtime_root: '/run/cri-ts/crun',
+      runtime_args: ['--debug'],
+    });
     assert.deepEqual(config.runtimes['kata-fc'], {
       runtime_path: '/usr/bin/kata',
       runtime_root: '/run/cri-ts/kata-fc',
       runtime_type: 'oci',
       runtime_args: [],
       monitor_path: '/usr/bin/conmon',
+      cgroup_v1_view: false,
     });
   });
 
@@ -149,7 +161,7 @@ describe('the shipped and printed configurations', () => {
       dropInDir: { path: join(scratch, 'none'), required: false },
       flags: {},
     });
-    assert.deepEqual(config, defaultConfig());
+    assert.deepEqual(config, await loadConfig(await sources(undefined)));
   });
 
   it('`cri-ts config` output loads back to the same configuration', async () => {

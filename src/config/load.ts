@@ -67,8 +67,11 @@ function completeRuntimes(layer: ConfigLayer, runroot: string): void {
       runtime_type: 'oci',
       runtime_args: [],
       monitor_path: '/usr/bin/conmon',
+      cgroup_v1_view: false,
     };
     runtimes[name] = { ...defaults, ...entry };
+    const merged = runtimes[name] as Record<string, unknown>;
+    if (merged['runtime_root'] === '') merged['runtime_root'] = join(runroot, name);
     if (typeof entry['runtime_path'] !== 'string') {
       throw new ConfigError(`runtimes.${name}.runtime_path`, 'the merged configuration', 'missing required key');
     }

@@ -43,10 +43,11 @@ const runtimeHandler: Table = {
   type: 'table',
   fields: {
     runtime_path: { type: 'string', check: absolutePath },
-    runtime_root: { type: 'string', check: absolutePath },
+    runtime_root: { type: 'string', check: (v) => (v === '' ? undefined : absolutePath(v)) },
     runtime_type: { type: 'enum', values: ['oci'] },
     runtime_args: { type: 'strings' },
     monitor_path: { type: 'string', check: absolutePath },
+    cgroup_v1_view: { type: 'bool' },
   },
 };
 

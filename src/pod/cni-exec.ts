@@ -65,7 +65,7 @@ export function pluginError(type: string, what: string, stdout: string, stderr: 
     const details = typeof parsed['details'] === 'string' && parsed['details'] !== '' ? parsed['details'] : '';
     text = [msg, details].filter((s) => s !== '').join(': ') || `error code ${String(code)}`;
   } else {
-    text = (stderr.trim().split('\n').slice(-3).join(' ') || stdout.trim().slice(0, 500)) || exit;
+    text = stderr.trim().split('\n').slice(-3).join(' ') || stdout.trim().slice(0, 500) || exit;
   }
   const message = `cni plugin ${type} failed (${what}): ${text}`;
   if (code === 11 || code === 50 || code === 51) return new CriError('Unavailable', message);
@@ -111,19 +111,28 @@ export async function execPlugin(
     let outBytes = 0;
     let errBytes = 0;
     let stopped: CriError | undefined;
+    let exited = false;
+    const finish = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    };
+    // After a kill, the exit is the end: children of the plugin may hold its pipes open for as long as they like.
+    const abandon = (): void => {
+      finish();
+      child.stdout.destroy();
+      child.stderr.destroy();
+      resolve({ stdout: '', stderr: '', exit: 'killed', stopped });
+    };
     const stop = (why: CriError): void => {
       stopped ??= why;
-      child.kill('SIGKILL');
+      if (exited) abandon();
+      else child.kill('SIGKILL');
     };
     const timer = setTimeout(() => {
       stop(new CriError('DeadlineExceeded', `cni plugin ${type} did not finish ${what} within ${timeoutMs} ms`));
     }, timeoutMs);
     const onAbort = (): void => stop(abortError(signal));
     signal.addEventListener('abort', onAbort, { once: true });
-    const finish = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-    };
     child.stdout.on('data', (chunk: Buffer) => {
       if (outBytes < outputCap) out.push(chunk);
       outBytes += chunk.length;
@@ -139,6 +148,10 @@ export async function execPlugin(
       finish();
       reject(internal(`cannot run cni plugin ${path}: ${e.message}`, e));
     });
+    child.on('exit', () => {
+      exited = true;
+      if (stopped !== undefined) abandon();
+    });
     child.on('close', (code, sig) => {
       finish();
       resolve({
@@ -150,7 +163,13 @@ export async function execPlugin(
     });
   });
   log.debug(
-    { plugin: type, command: invocation.command, ms: Date.now() - started, exit: exit || 'exit 0', stderr: stderr.slice(0, 2000) },
+    {
+      plugin: type,
+      command: invocation.command,
+      ms: Date.now() - started,
+      exit: exit || 'exit 0',
+      stderr: stderr.slice(0, 2000),
+    },
     'Ran CNI plugin',
   );
   if (stopped !== undefined) throw stopped;

@@ -33,7 +33,8 @@ const newestKnown = '1.1.0';
  * absent version stays "" and plugins treat it as the oldest, as libcni does.
  */
 export function selectVersion(doc: Record<string, unknown>): string {
-  const offered = [doc['cniVersion'], ...(Array.isArray(doc['cniVersions']) ? doc['cniVersions'] : [])].filter(
+  const listed: unknown[] = Array.isArray(doc['cniVersions']) ? (doc['cniVersions'] as unknown[]) : [];
+  const offered = [doc['cniVersion'], ...listed].filter(
     (v): v is string => typeof v === 'string' && v !== '' && compareVersions(v, newestKnown) <= 0,
   );
   return offered.sort(compareVersions).at(-1) ?? '';
@@ -54,7 +55,8 @@ export async function loadNetworkList(file: string): Promise<NetworkList> {
     throw failedPrecondition(`cni config ${file} has no network name`);
   }
   const plugins = file.endsWith('.conflist') ? doc['plugins'] : [doc];
-  if (!Array.isArray(plugins) || plugins.length === 0) throw failedPrecondition(`cni config ${file} has no plugins`);
+  if (!Array.isArray(plugins) || plugins.length === 0)
+    throw failedPrecondition(`cni config ${file} has no plugins`);
   for (const p of plugins) {
     if (!isRecord(p) || typeof p['type'] !== 'string') {
       throw failedPrecondition(`cni config ${file} has a plugin without a type`);

@@ -27,7 +27,11 @@ export function toAttachment(network: string, result: unknown): CniAttachment {
         if (!isRecord(i) || name === undefined) continue;
         const mac = str(i['mac']);
         const sandbox = str(i['sandbox']);
-        interfaces.push({ name, ...(mac === undefined ? {} : { mac }), ...(sandbox === undefined ? {} : { sandbox }) });
+        interfaces.push({
+          name,
+          ...(mac === undefined ? {} : { mac }),
+          ...(sandbox === undefined ? {} : { sandbox }),
+        });
       }
     }
     if (Array.isArray(result['ips'])) {

@@ -13,18 +13,21 @@ export class KeyedMutex {
     const mine = new Promise<void>((resolve) => (release = resolve));
     const tail = previous.then(() => mine);
     this.tails.set(key, tail);
+    let onAbort: (() => void) | undefined;
     try {
       await (signal === undefined
         ? previous
         : Promise.race([
             previous,
             new Promise<never>((_resolve, reject) => {
-              if (signal.aborted) reject(abortError(signal));
-              signal.addEventListener('abort', () => reject(abortError(signal)), { once: true });
+              onAbort = () => reject(abortError(signal));
+              if (signal.aborted) onAbort();
+              else signal.addEventListener('abort', onAbort, { once: true });
             }),
           ]));
       return await work();
     } finally {
+      if (signal !== undefined && onAbort !== undefined) signal.removeEventListener('abort', onAbort);
       release();
       if (this.tails.get(key) === tail) this.tails.delete(key);
     }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -36,7 +36,10 @@ async function unmount(path: string): Promise<void> {
   await once(child, 'close');
 }
 
-const kindOf = (kind: string): ((err: unknown) => boolean) => (err) => isCriError(err) && err.kind === kind;
+const kindOf =
+  (kind: string): ((err: unknown) => boolean) =>
+  (err) =>
+    isCriError(err) && err.kind === kind;
 
 describe('sysctl validation', () => {
   it('maps namespaced sysctls to their namespace, in dotted and slashed form', () => {
@@ -105,6 +108,22 @@ describe('pinned namespaces', { skip: !isRoot && 'needs root' }, () => {
     await unpinNamespaces(pinned); // idempotent
   });
 
+  it('pins and unpins through a symlinked directory (as /var/run is to /run)', async () => {
+    await mkdir(join(base, 'real'));
+    await symlink(join(base, 'real'), join(base, 'link'));
+    try {
+      const pinned = await pinNamespaces(join(base, 'link', 'pod-s'), ['net'], {}, signal);
+      assert.deepEqual(pinned, { net: join(base, 'real', 'pod-s', 'net') });
+      assert.deepEqual(await mountsUnder(base), [join(base, 'real', 'pod-s', 'net')]);
+      await unpinNamespaces({ net: join(base, 'link', 'pod-s', 'net') });
+      assert.deepEqual(await mountsUnder(base), []);
+      assert.deepEqual(await readdir(join(base, 'real')), []);
+    } finally {
+      await rm(join(base, 'link'));
+      await rm(join(base, 'real'), { recursive: true });
+    }
+  });
+
   it('returns the exit code and output of a command run inside', async () => {
     const pinned = await pinNamespaces(join(base, 'pod-b'), ['uts'], {}, signal);
     try {
@@ -117,11 +136,31 @@ describe('pinned namespaces', { skip: !isRoot && 'needs root' }, () => {
     await assert.rejects(runInNamespaces(pinned, ['true'], signal), kindOf('NotFound'));
   });
 
+  it('ends a cancelled command promptly even when its children hold the output open', async () => {
+    const pinned = await pinNamespaces(join(base, 'pod-i'), ['uts'], {}, signal);
+    const pidFile = join(base, 'linger.pid');
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const started = Date.now();
+    try {
+      await assert.rejects(
+        runInNamespaces(pinned, ['sh', '-c', `sleep 30 & echo $! > ${pidFile}; exit 0`], controller.signal),
+        kindOf('Canceled'),
+      );
+      assert.ok(Date.now() - started < 5_000);
+    } finally {
+      process.kill(Number(await readFile(pidFile, 'utf8')), 'SIGKILL');
+      await rm(pidFile);
+      await unpinNamespaces(pinned);
+    }
+  });
+
   it('undoes everything when a sysctl cannot be set, naming the key', async () => {
     const dir = join(base, 'pod-c');
     await assert.rejects(
       pinNamespaces(dir, ['net', 'ipc'], { 'net.ipv4.no_such_sysctl': '1' }, signal),
-      (err: unknown) => kindOf('InvalidArgument')(err) && (err as Error).message.includes('net.ipv4.no_such_sysctl'),
+      (err: unknown) =>
+        kindOf('InvalidArgument')(err) && (err as Error).message.includes('net.ipv4.no_such_sysctl'),
     );
     assert.deepEqual(await mountsUnder(base), []);
     assert.deepEqual(await readdir(base), []);
@@ -176,8 +215,9 @@ describe('pinned namespaces', { skip: !isRoot && 'needs root' }, () => {
     try {
       const file = pinned.net ?? '';
       const copies = async (): Promise<number> =>
-        (await readFile(`/proc/${String(holder.pid)}/mountinfo`, 'utf8')).split('\n').filter((l) => l.includes(file))
-          .length;
+        (await readFile(`/proc/${String(holder.pid)}/mountinfo`, 'utf8'))
+          .split('\n')
+          .filter((l) => l.includes(file)).length;
       for (let i = 0; i < 50 && (await copies().catch(() => 0)) === 0; i++) await sleep(20);
       assert.equal(await copies(), 1);
       await unpinNamespaces(pinned);

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { constants as osConstants } from 'node:os';
+import { mkdir, readFile, realpath, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import {
   abortError,
   alreadyExists,
@@ -49,9 +50,22 @@ async function run(
     let outBytes = 0;
     let errBytes = 0;
     let stopped: CriError | undefined;
+    let exited = false;
+    const finish = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    };
+    // After a kill, the exit is the end: a child of the command may hold the pipes open indefinitely.
+    const abandon = (why: CriError): void => {
+      finish();
+      child.stdout.destroy();
+      child.stderr.destroy();
+      reject(why);
+    };
     const stop = (why: CriError): void => {
       stopped ??= why;
-      child.kill('SIGKILL');
+      if (exited) abandon(stopped);
+      else child.kill('SIGKILL');
     };
     const timer = setTimeout(() => {
       stop(new CriError('DeadlineExceeded', `${file} did not finish within ${timeoutMs} ms`));
@@ -66,15 +80,15 @@ async function run(
       if (errBytes < outputCap) err.push(chunk);
       errBytes += chunk.length;
     });
-    const finish = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-    };
     child.on('error', (e) => {
       finish();
       reject(internal(`cannot run ${file}: ${e.message}`, e));
     });
-    // 'close', not 'exit': it waits for every holder of the pipes, including unshare's bind-mounting helper.
+    child.on('exit', () => {
+      exited = true;
+      if (stopped !== undefined) abandon(stopped);
+    });
+    // Otherwise 'close', not 'exit': all output is read once every holder of the pipes has gone.
     child.on('close', (code, sig) => {
       finish();
       if (stopped !== undefined) {
@@ -84,15 +98,11 @@ async function run(
       resolve({
         stdout: Buffer.concat(out).toString('utf8'),
         stderr: Buffer.concat(err).toString('utf8'),
-        code: code ?? 128 + signalNumber(sig),
+        // A signal death reads as the shell would report it: 128 + the signal's number.
+        code: code ?? 128 + (sig === null ? 0 : osConstants.signals[sig]),
       });
     });
   });
-}
-
-function signalNumber(sig: NodeJS.Signals | null): number {
-  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGSEGV: 11 };
-  return sig === null ? 0 : (numbers[sig] ?? 0);
 }
 
 // The shape Kubernetes accepts for sysctl names, in dotted or slashed form (slashes allow dots inside a segment,
@@ -149,8 +159,17 @@ async function mountPoints(): Promise<Set<string>> {
   return points;
 }
 
+/**
+ * The path as mountinfo spells it: symlinks resolved (cri-o's default /var/run is a symlink to /run on Debian),
+ * so mount checks compare like with like. A missing parent leaves the path as it is.
+ */
+async function canonical(path: string): Promise<string> {
+  return join(await realpath(dirname(path)).catch(() => dirname(path)), basename(path));
+}
+
 /** Unmounts every layer mounted on path (a retry may have stacked two), then removes the file. */
-async function unpinFile(path: string, signal: AbortSignal): Promise<void> {
+async function unpinFile(given: string, signal: AbortSignal): Promise<void> {
+  const path = await canonical(given);
   for (let i = 0; i < 16 && (await mountPoints()).has(path); i++) {
     const { code, stderr } = await run(['umount', path], signal, commandTimeoutMs);
     if (code !== 0 && (await mountPoints()).has(path)) {
@@ -184,7 +203,8 @@ export async function pinNamespaces(
   signal: AbortSignal,
 ): Promise<PinnedNamespaces> {
   const wanted = pinnable.filter((k) => kinds.includes(k));
-  for (const k of kinds) if (!pinnable.includes(k)) throw invalidArgument(`cannot pin a ${String(k)} namespace`);
+  // The type says so already; untyped callers (JSON-derived config) get a clear error instead of a silent skip.
+  for (const k of kinds) if (!pinnable.includes(k)) throw invalidArgument(`cannot pin a ${k} namespace`);
   validateSysctls(sysctls, wanted);
   if (wanted.length === 0) return {};
   throwIfAborted(signal);
@@ -200,7 +220,7 @@ export async function pinNamespaces(
   try {
     await mkdir(dir, { recursive: true, mode: 0o711 });
     for (const kind of wanted) {
-      const file = join(dir, kind);
+      const file = await canonical(join(dir, kind));
       try {
         // unshare bind-mounts onto an existing file; 'wx' so we never stack onto a pin we did not make.
         await writeFile(file, '', { flag: 'wx', mode: 0o444 });
@@ -211,7 +231,15 @@ export async function pinNamespaces(
       created.push(file);
       pinned[kind] = file;
     }
-    const argv = ['unshare', ...wanted.map((k) => `--${k}=${join(dir, k)}`), '--', 'sh', '-c', sysctlScript, 'sh'];
+    const argv = [
+      'unshare',
+      ...wanted.map((k) => `--${k}=${pinned[k] ?? ''}`),
+      '--',
+      'sh',
+      '-c',
+      sysctlScript,
+      'sh',
+    ];
     for (const [name, value] of Object.entries(sysctls)) argv.push(sysctlPath(name), value);
     const { code, stderr } = await run(argv, signal, commandTimeoutMs);
     if (code === sysctlFailed) {

@@ -32,7 +32,8 @@ export async function cgroupHierarchies(mountinfo = '/proc/self/mountinfo'): Pro
     if (fstype === 'cgroup' && superOptions !== undefined) {
       for (const opt of superOptions.split(',')) {
         // Named hierarchies (name=systemd) count too: runc places containers there as well.
-        if (['rw', 'ro', 'relatime', 'nosuid', 'nodev', 'noexec'].includes(opt) || opt.startsWith('release_agent')) continue;
+        if (['rw', 'ro', 'relatime', 'nosuid', 'nodev', 'noexec'].includes(opt) || opt.startsWith('release_agent'))
+          continue;
         v1.set(opt, mountPoint);
       }
     }
@@ -41,15 +42,26 @@ export async function cgroupHierarchies(mountinfo = '/proc/self/mountinfo'): Pro
 }
 
 /** The pod's cgroup parent, and whether cri-ts owns (creates and removes) it. */
-export function podCgroupParent(cgroupParent: string, sandboxId: string, driver: CgroupManager): { parent: string; owned: boolean } {
+export function podCgroupParent(
+  cgroupParent: string,
+  sandboxId: string,
+  driver: CgroupManager,
+): { parent: string; owned: boolean } {
   if (cgroupParent !== '') {
     if (driver === 'systemd' && !cgroupParent.endsWith('.slice')) {
-      throw invalidArgument(`cgroup_parent ${JSON.stringify(cgroupParent)} is not a systemd slice (the cgroup driver is systemd)`);
+      throw invalidArgument(
+        `cgroup_parent ${JSON.stringify(cgroupParent)} is not a systemd slice (the cgroup driver is systemd)`,
+      );
     }
     if (driver === 'cgroupfs' && (cgroupParent.includes('..') || cgroupParent.endsWith('.slice'))) {
-      throw invalidArgument(`cgroup_parent ${JSON.stringify(cgroupParent)} is not a cgroupfs path (the cgroup driver is cgroupfs)`);
+      throw invalidArgument(
+        `cgroup_parent ${JSON.stringify(cgroupParent)} is not a cgroupfs path (the cgroup driver is cgroupfs)`,
+      );
     }
-    return { parent: driver === 'cgroupfs' && !cgroupParent.startsWith('/') ? `/${cgroupParent}` : cgroupParent, owned: false };
+    return {
+      parent: driver === 'cgroupfs' && !cgroupParent.startsWith('/') ? `/${cgroupParent}` : cgroupParent,
+      owned: false,
+    };
   }
   return driver === 'systemd'
     ? { parent: `cri_ts_pod_${sandboxId.slice(0, 32)}.slice`, owned: true }
@@ -68,31 +80,52 @@ export function sharesToWeight(shares: bigint): bigint {
 }
 
 /** The files and values a pod limit becomes on this host's hierarchy (relative to each controller's dir). */
-export function limitFiles(resources: LinuxContainerResources, unified: boolean): { controller: string; file: string; value: string }[] {
+export function limitFiles(
+  resources: LinuxContainerResources,
+  unified: boolean,
+): { controller: string; file: string; value: string }[] {
   const out: { controller: string; file: string; value: string }[] = [];
   const r = resources;
   if (unified) {
-    if (r.cpu_shares > 0n) out.push({ controller: '', file: 'cpu.weight', value: String(sharesToWeight(r.cpu_shares)) });
+    if (r.cpu_shares > 0n)
+      out.push({ controller: '', file: 'cpu.weight', value: String(sharesToWeight(r.cpu_shares)) });
     if (r.cpu_quota !== 0n || r.cpu_period !== 0n) {
-      out.push({ controller: '', file: 'cpu.max', value: `${r.cpu_quota > 0n ? String(r.cpu_quota) : 'max'} ${String(r.cpu_period > 0n ? r.cpu_period : 100000n)}` });
+      out.push({
+        controller: '',
+        file: 'cpu.max',
+        value: `${r.cpu_quota > 0n ? String(r.cpu_quota) : 'max'} ${String(r.cpu_period > 0n ? r.cpu_period : 100000n)}`,
+      });
     }
-    if (r.memory_limit_in_bytes > 0n) out.push({ controller: '', file: 'memory.max', value: String(r.memory_limit_in_bytes) });
+    if (r.memory_limit_in_bytes > 0n)
+      out.push({ controller: '', file: 'memory.max', value: String(r.memory_limit_in_bytes) });
     for (const [file, value] of Object.entries(r.unified)) out.push({ controller: '', file, value });
     return out;
   }
   if (r.cpu_shares > 0n) out.push({ controller: 'cpu', file: 'cpu.shares', value: String(r.cpu_shares) });
   if (r.cpu_period > 0n) out.push({ controller: 'cpu', file: 'cpu.cfs_period_us', value: String(r.cpu_period) });
   if (r.cpu_quota !== 0n) out.push({ controller: 'cpu', file: 'cpu.cfs_quota_us', value: String(r.cpu_quota) });
-  if (r.memory_limit_in_bytes > 0n) out.push({ controller: 'memory', file: 'memory.limit_in_bytes', value: String(r.memory_limit_in_bytes) });
+  if (r.memory_limit_in_bytes > 0n)
+    out.push({ controller: 'memory', file: 'memory.limit_in_bytes', value: String(r.memory_limit_in_bytes) });
   return out;
 }
 
 /** Pod resources plus the sandbox overhead: the pod cgroup must hold both. */
-export function podLimits(resources: LinuxContainerResources | null, overhead: LinuxContainerResources | null): LinuxContainerResources | undefined {
+export function podLimits(
+  resources: LinuxContainerResources | null,
+  overhead: LinuxContainerResources | null,
+): LinuxContainerResources | undefined {
   if (resources === null && overhead === null) return undefined;
   const zero: LinuxContainerResources = {
-    cpu_period: 0n, cpu_quota: 0n, cpu_shares: 0n, memory_limit_in_bytes: 0n, oom_score_adj: 0n, cpuset_cpus: '', cpuset_mems: '',
-    hugepage_limits: [], unified: {}, memory_swap_limit_in_bytes: 0n,
+    cpu_period: 0n,
+    cpu_quota: 0n,
+    cpu_shares: 0n,
+    memory_limit_in_bytes: 0n,
+    oom_score_adj: 0n,
+    cpuset_cpus: '',
+    cpuset_mems: '',
+    hugepage_limits: [],
+    unified: {},
+    memory_swap_limit_in_bytes: 0n,
   };
   const a = resources ?? zero;
   const b = overhead ?? zero;
@@ -107,7 +140,11 @@ export function podLimits(resources: LinuxContainerResources | null, overhead: L
 }
 
 /** Creates the pod cgroup (cgroupfs) and writes the pod limits into it. */
-export async function applyPodLimits(h: CgroupHierarchies, parent: string, resources: LinuxContainerResources): Promise<void> {
+export async function applyPodLimits(
+  h: CgroupHierarchies,
+  parent: string,
+  resources: LinuxContainerResources,
+): Promise<void> {
   const files = limitFiles(resources, h.unified);
   for (const f of files) {
     const mount = h.unified ? h.v2Root : h.v1.get(f.controller);
@@ -136,5 +173,8 @@ export async function removePodCgroup(h: CgroupHierarchies, parent: string): Pro
       }
     }
   }
-  // The "/cri-ts" level above a pod dir is shared by all pods; it is left in place.
+  // The "/cri-ts" level above cri-ts's own pod dirs goes once its last pod has gone.
+  if (parent.startsWith('/cri-ts/')) {
+    for (const dir of [...mounts].map((m) => join(m, '..'))) await rmdir(dir).catch(() => undefined);
+  }
 }

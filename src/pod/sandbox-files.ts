@@ -12,14 +12,19 @@ const run = promisify(execFile);
 export const defaultShmBytes = 64 * 1024 * 1024;
 
 function checkDnsValue(kind: string, value: string): void {
-  if (/[\s#;]/.test(value) || value === '') throw invalidArgument(`dns ${kind} ${JSON.stringify(value)} is not a single token`);
+  if (/[\s#;]/.test(value) || value === '')
+    throw invalidArgument(`dns ${kind} ${JSON.stringify(value)} is not a single token`);
 }
 
 /**
  * The pod's resolv.conf: the CRI DNSConfig when kubelet sends one (ClusterFirst pods), otherwise the node's
  * own file (Default DNS policy), as cri-o does.
  */
-export async function writeResolvConf(path: string, dns: DNSConfig | null, hostFile = '/etc/resolv.conf'): Promise<void> {
+export async function writeResolvConf(
+  path: string,
+  dns: DNSConfig | null,
+  hostFile = '/etc/resolv.conf',
+): Promise<void> {
   if (dns === null || (dns.servers.length === 0 && dns.searches.length === 0 && dns.options.length === 0)) {
     let text = '';
     try {
@@ -64,9 +69,18 @@ export async function writeHostnameFile(path: string, name: string): Promise<voi
 export async function mountShm(path: string, sizeBytes: number): Promise<void> {
   await mkdir(path, { recursive: true, mode: 0o755 });
   try {
-    await run('mount', ['-t', 'tmpfs', '-o', `mode=1777,nosuid,nodev,noexec,size=${String(sizeBytes)}`, 'shm', path]);
+    await run('mount', [
+      '-t',
+      'tmpfs',
+      '-o',
+      `mode=1777,nosuid,nodev,noexec,size=${String(sizeBytes)}`,
+      'shm',
+      path,
+    ]);
   } catch (err) {
-    throw internal(`cannot mount the pod's /dev/shm at ${path}: ${(err as { stderr?: string }).stderr ?? String(err)}`);
+    throw internal(
+      `cannot mount the pod's /dev/shm at ${path}: ${(err as { stderr?: string }).stderr ?? String(err)}`,
+    );
   }
 }
 

@@ -86,7 +86,10 @@ export class PodSandboxes {
 
   private runtimeOf(s: SandboxRecord): OciRuntime {
     const r = this.deps.runtime(s.runtimeHandler);
-    if (r === undefined) throw failedPrecondition(`sandbox ${s.id} uses runtime handler ${s.runtimeHandler}, which is no longer configured`);
+    if (r === undefined)
+      throw failedPrecondition(
+        `sandbox ${s.id} uses runtime handler ${s.runtimeHandler}, which is no longer configured`,
+      );
     return r;
   }
 
@@ -122,7 +125,8 @@ export class PodSandboxes {
       throw invalidArgument('pod sandbox metadata needs name, namespace and uid');
     }
     const handlerName = handler === '' ? this.deps.config.runtime.default_runtime : handler;
-    if (this.deps.runtime(handlerName) === undefined) throw invalidArgument(`unknown runtime handler ${JSON.stringify(handler)}`);
+    if (this.deps.runtime(handlerName) === undefined)
+      throw invalidArgument(`unknown runtime handler ${JSON.stringify(handler)}`);
     const name = sandboxName(config);
 
     const existing = this.store.byName(name);
@@ -150,7 +154,12 @@ export class PodSandboxes {
     return record.id;
   }
 
-  private async create(config: PodSandboxConfig, handler: string, name: string, log: Logger): Promise<SandboxRecord> {
+  private async create(
+    config: PodSandboxConfig,
+    handler: string,
+    name: string,
+    log: Logger,
+  ): Promise<SandboxRecord> {
     const { deps } = this;
     const id = randomBytes(32).toString('hex');
     const paths = sandboxPaths(deps.config.root, deps.config.runroot, id);
@@ -162,13 +171,23 @@ export class PodSandboxes {
     const hostPid = nsOptions?.pid === NamespaceMode.NODE;
     const sysctls = config.linux?.sysctls ?? {};
     for (const key of Object.keys(sysctls)) {
-      if (hostNetwork && key.startsWith('net.')) throw invalidArgument(`sysctl ${key} cannot be set for a pod on the host network`);
-      if (hostIpc && (key.startsWith('kernel.shm') || key.startsWith('kernel.msg') || key.startsWith('kernel.sem') || key.startsWith('fs.mqueue.'))) {
+      if (hostNetwork && key.startsWith('net.'))
+        throw invalidArgument(`sysctl ${key} cannot be set for a pod on the host network`);
+      if (
+        hostIpc &&
+        (key.startsWith('kernel.shm') ||
+          key.startsWith('kernel.msg') ||
+          key.startsWith('kernel.sem') ||
+          key.startsWith('fs.mqueue.'))
+      ) {
         throw invalidArgument(`sysctl ${key} cannot be set for a pod in the host IPC namespace`);
       }
     }
     const hostname = podHostname(config.hostname, id, hostNetwork);
-    const slog = log.child({ sandbox: id, pod: `${config.metadata?.namespace ?? ''}/${config.metadata?.name ?? ''}` });
+    const slog = log.child({
+      sandbox: id,
+      pod: `${config.metadata?.namespace ?? ''}/${config.metadata?.name ?? ''}`,
+    });
     const undo: Undo[] = [];
     // Creation runs to the end even when its client leaves; only a daemon shutdown would stop it.
     const signal = new AbortController().signal;
@@ -176,10 +195,15 @@ export class PodSandboxes {
       await mkdir(paths.runDir, { recursive: true, mode: 0o711 });
       undo.push({ what: 'run dir', run: () => rm(paths.runDir, { recursive: true, force: true }) });
 
-      const { parent, owned } = podCgroupParent(config.linux?.cgroup_parent ?? '', id, deps.config.runtime.cgroup_manager);
+      const { parent, owned } = podCgroupParent(
+        config.linux?.cgroup_parent ?? '',
+        id,
+        deps.config.runtime.cgroup_manager,
+      );
       if (owned) undo.push({ what: 'pod cgroup', run: () => removePodCgroup(deps.cgroups, parent) });
       const limits = podLimits(config.linux?.resources ?? null, config.linux?.overhead ?? null);
-      if (limits !== undefined && deps.config.runtime.cgroup_manager === 'cgroupfs') await applyPodLimits(deps.cgroups, parent, limits);
+      if (limits !== undefined && deps.config.runtime.cgroup_manager === 'cgroupfs')
+        await applyPodLimits(deps.cgroups, parent, limits);
 
       const kinds: PinnableNamespace[] = [];
       if (!hostNetwork) kinds.push('net', 'uts');
@@ -194,27 +218,51 @@ export class PodSandboxes {
         undo.push({ what: 'shm', run: () => unmountShm(paths.shm) });
       }
 
-      let network = { ip: '', additionalIps: [] as string[], interfaces: [] as { name: string; mac?: string; sandbox?: string }[] };
+      let network = {
+        ip: '',
+        additionalIps: [] as string[],
+        interfaces: [] as { name: string; mac?: string; sandbox?: string }[],
+      };
       if (!hostNetwork) {
         if (namespaces.net === undefined) throw failedPrecondition('no network namespace was pinned');
-        const podRef = { podName: config.metadata?.name ?? '', podNamespace: config.metadata?.namespace ?? '', podUid: config.metadata?.uid ?? '' };
+        const podRef = {
+          podName: config.metadata?.name ?? '',
+          podNamespace: config.metadata?.namespace ?? '',
+          podUid: config.metadata?.uid ?? '',
+        };
         const attachment = await deps.cni.attach(
           { sandboxId: id, netns: namespaces.net, ...podRef, portMappings: portMappings(config) },
           signal,
         );
-        undo.push({ what: 'network', run: () => deps.cni.detach({ sandboxId: id, ...(namespaces.net === undefined ? {} : { netns: namespaces.net }), ...podRef }, AbortSignal.timeout(cleanupTimeoutMs)) });
+        undo.push({
+          what: 'network',
+          run: () =>
+            deps.cni.detach(
+              { sandboxId: id, ...(namespaces.net === undefined ? {} : { netns: namespaces.net }), ...podRef },
+              AbortSignal.timeout(cleanupTimeoutMs),
+            ),
+        });
         const ips = attachment.ips.map((i) => i.address.split('/')[0] ?? '');
         network = { ip: ips[0] ?? '', additionalIps: ips.slice(1), interfaces: attachment.interfaces };
       }
 
       const pauseImage = await this.pauseImage(signal, slog);
       const rootfs = join(paths.bundle, 'rootfs');
-      await mkdir(rootfs, { recursive: true });
-      await mountImageRootfs(deps.images.layerPaths(pauseImage), rootfs, { readonly: true }, signal);
+      const upperDir = join(paths.bundle, 'upper');
+      const workDir = join(paths.bundle, 'work');
+      for (const dir of [rootfs, upperDir, workDir]) await mkdir(dir, { recursive: true });
+      // A writable upper dir lets runc create mount points the image lacks (/proc, /dev); the spec then makes
+      // the root read-only for the pause process itself.
+      await mountImageRootfs(
+        deps.images.layerPaths(pauseImage),
+        rootfs,
+        { upperDir, workDir, readonly: false },
+        signal,
+      );
       undo.push({ what: 'pause rootfs', run: () => unmountRootfs(rootfs) });
 
       const imageConfig = await deps.images.config(pauseImage);
-      const spec = await buildPauseSpec({
+      const spec = buildPauseSpec({
         imageConfig,
         rootfs,
         hostname,
@@ -267,7 +315,14 @@ export class PodSandboxes {
         runDir: paths.runDir,
         shmPath: hostIpc ? '' : paths.shm,
         hostname,
-        pause: { containerId: id, imageId: pauseImage.id, pid: created.pid, monitorPid: created.monitorPid, bundle: paths.bundle, rootfs },
+        pause: {
+          containerId: id,
+          imageId: pauseImage.id,
+          pid: created.pid,
+          monitorPid: created.monitorPid,
+          bundle: paths.bundle,
+          rootfs,
+        },
         delivered: false,
       };
       await this.store.save(record);
@@ -306,7 +361,13 @@ export class PodSandboxes {
     if (canStop(s)) {
       const state = await runtime.state(s.pause.containerId);
       if (state !== undefined && state.status === 'running') {
-        await runtime.stop(s.pause.containerId, state.pid, 'TERM', pauseStopSeconds, AbortSignal.timeout(cleanupTimeoutMs));
+        await runtime.stop(
+          s.pause.containerId,
+          state.pid,
+          'TERM',
+          pauseStopSeconds,
+          AbortSignal.timeout(cleanupTimeoutMs),
+        );
       }
     }
     if (!s.hostNetwork) {
@@ -358,7 +419,11 @@ export class PodSandboxes {
   }
 
   /** UpdatePodSandboxResources: best effort, kubelet has already resized the pod cgroup it manages. */
-  async updateResources(id: string, overhead: LinuxContainerResources | null, resources: LinuxContainerResources | null): Promise<void> {
+  async updateResources(
+    id: string,
+    overhead: LinuxContainerResources | null,
+    resources: LinuxContainerResources | null,
+  ): Promise<void> {
     const s = this.get(id);
     const limits = podLimits(resources, overhead);
     if (limits !== undefined && this.deps.config.runtime.cgroup_manager === 'cgroupfs') {
@@ -368,10 +433,15 @@ export class PodSandboxes {
 }
 
 function portMappings(config: PodSandboxConfig): CniPortMapping[] {
-  const protocols = ['tcp', 'udp', 'sctp'] as const;
+  const protocols = { 0: 'tcp', 1: 'udp', 2: 'sctp' } as const;
   return config.port_mappings
     .filter((p) => p.host_port > 0)
-    .map((p) => ({ hostPort: p.host_port, containerPort: p.container_port, protocol: protocols[p.protocol] ?? 'tcp', hostIP: p.host_ip }));
+    .map((p) => ({
+      hostPort: p.host_port,
+      containerPort: p.container_port,
+      protocol: protocols[p.protocol],
+      hostIP: p.host_ip,
+    }));
 }
 
 async function rollback(undo: Undo[], log: Logger): Promise<void> {
@@ -402,4 +472,3 @@ function raceSignal<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
     );
   });
 }
-

@@ -23,7 +23,7 @@ export class SandboxStore {
     for (const id of await readdir(this.dir)) {
       const file = join(this.dir, id, 'sandbox.json');
       try {
-        const record = fromJson<SandboxRecord>(await readFile(file, 'utf8'));
+        const record = fromJson(await readFile(file, 'utf8')) as SandboxRecord;
         this.sandboxes.set(record.id, record);
       } catch (err) {
         this.log.error({ err, file }, 'Cannot read sandbox record; leaving it in place');

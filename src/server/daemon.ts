@@ -2,23 +2,16 @@ import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Config } from '../config/config.js';
-import {
-  ImageServiceName,
-  RuntimeServiceName,
-  type ImageServiceMethods,
-  type RuntimeServiceMethods,
-} from '../cri/types.js';
+import { ImageServiceName, RuntimeServiceName } from '../cri/types.js';
 import { unavailable } from '../errors/errors.js';
 import type { Logger } from '../log/logger.js';
 import { Metrics } from '../metrics/metrics.js';
-import { ImageService } from '../image/image-service.js';
 import { checkHandler } from '../oci/runtime-handlers.js';
 import { runtimeName, runtimeVersion } from '../version.js';
-import { adaptService, type AdapterDeps, type ServiceHandlers } from './adapter.js';
+import { adaptService, type AdapterDeps } from './adapter.js';
 import { criServiceDefinition } from './cri-codec.js';
-import { imageHandlers } from './image-handlers.js';
+import { composeServices, type Services } from './compose.js';
 import { startMetricsServer } from './metrics-http.js';
-import { runtimeInfoHandlers } from './runtime-info.js';
 import { prepareSocketPath, socketPathOf } from './unix-socket.js';
 
 type Phase = 'starting' | 'serving' | 'stopping' | 'stopped';
@@ -31,7 +24,7 @@ export class Daemon {
   private grpc: Server | undefined;
   private metricsServer: HttpServer | undefined;
   private socketIno: number | undefined;
-  private images: ImageService | undefined;
+  private services: Services | undefined;
   readonly socketPath: string;
 
   constructor(
@@ -57,19 +50,8 @@ export class Daemon {
       notReady: () =>
         this.phase === 'serving' ? undefined : unavailable(`cri-ts is ${this.phase}, not serving requests`),
     };
-    const runtimeHandlers: ServiceHandlers<RuntimeServiceMethods> = { ...runtimeInfoHandlers(config) };
-    const images = new ImageService({
-      root: config.root,
-      registriesConf: config.image.registries_conf,
-      authFile: config.image.global_auth_file,
-      pauseImage: config.image.pause_image,
-      maxConcurrentDownloads: config.image.max_concurrent_downloads,
-      log,
-      metrics: this.metrics,
-    });
-    await images.init();
-    this.images = images;
-    const imageService: ServiceHandlers<ImageServiceMethods> = imageHandlers(images);
+    const services = await composeServices(config, log, this.metrics);
+    this.services = services;
 
     const grpc = new Server({
       'grpc.max_receive_message_length': config.api.grpc_max_recv_msg_size,
@@ -77,9 +59,9 @@ export class Daemon {
     });
     grpc.addService(
       criServiceDefinition(RuntimeServiceName),
-      adaptService(RuntimeServiceName, runtimeHandlers, deps),
+      adaptService(RuntimeServiceName, services.runtime, deps),
     );
-    grpc.addService(criServiceDefinition(ImageServiceName), adaptService(ImageServiceName, imageService, deps));
+    grpc.addService(criServiceDefinition(ImageServiceName), adaptService(ImageServiceName, services.image, deps));
 
     await prepareSocketPath(this.socketPath);
     await new Promise<void>((resolve, reject) => {
@@ -131,7 +113,7 @@ export class Daemon {
       if (this.metricsServer === undefined) resolve();
       else this.metricsServer.close(() => resolve());
     });
-    await this.images?.settled();
+    await this.services?.close();
     await this.removeOwnSocket();
     this.phase = 'stopped';
     this.log.info('Stopped serving');

@@ -1,4 +1,10 @@
-import { PodSandboxState, type Init, type PodSandbox, type PodSandboxStatus, type RuntimeServiceMethods } from '../cri/types.js';
+import {
+  PodSandboxState,
+  type Init,
+  type PodSandbox,
+  type PodSandboxStatus,
+  type RuntimeServiceMethods,
+} from '../cri/types.js';
 import { invalidArgument } from '../errors/errors.js';
 import type { SandboxRecord } from '../pod/sandbox.js';
 import type { PodSandboxes } from '../pod/sandbox-manager.js';
@@ -22,7 +28,8 @@ export interface ContainerHooks {
   removeContainers: (sandboxId: string) => Promise<void>;
 }
 
-const state = (s: SandboxRecord) => (s.state === 'ready' ? PodSandboxState.SANDBOX_READY : PodSandboxState.SANDBOX_NOTREADY);
+const state = (s: SandboxRecord) =>
+  s.state === 'ready' ? PodSandboxState.SANDBOX_READY : PodSandboxState.SANDBOX_NOTREADY;
 
 function toPodSandbox(s: SandboxRecord): Init<PodSandbox> {
   return {
@@ -41,7 +48,8 @@ function toStatus(s: SandboxRecord): Init<PodSandboxStatus> {
   return {
     ...toPodSandbox(s),
     network: { ip: s.network.ip, additional_ips: s.network.additionalIps.map((ip) => ({ ip })) },
-    linux: { namespaces: { options: ns } },
+    // Unset options mean POD for every namespace (the proto's zero values); report them explicitly.
+    linux: { namespaces: { options: ns ?? { network: 0, pid: 0, ipc: 0, target_id: '' } } },
   };
 }
 
@@ -51,8 +59,14 @@ function stateFilter(value: { state: number } | null): 'ready' | 'notready' | un
 }
 
 export function sandboxHandlers(pods: PodSandboxes, hooks: ContainerHooks): SandboxHandlers {
-  const list = (filter: { id: string; state: { state: number } | null; label_selector: Record<string, string> } | null) =>
-    pods.list({ idPrefix: filter?.id ?? '', state: stateFilter(filter?.state ?? null), labels: filter?.label_selector ?? {} });
+  const list = (
+    filter: { id: string; state: { state: number } | null; label_selector: Record<string, string> } | null,
+  ) =>
+    pods.list({
+      idPrefix: filter?.id ?? '',
+      state: stateFilter(filter?.state ?? null),
+      labels: filter?.label_selector ?? {},
+    });
   return {
     RunPodSandbox: async (request, ctx) => {
       if (request.config === null) throw invalidArgument('RunPodSandbox needs a config');
@@ -83,14 +97,20 @@ export function sandboxHandlers(pods: PodSandboxes, hooks: ContainerHooks): Sand
           runtimeHandler: s.runtimeHandler,
         });
       }
-      return Promise.resolve({ status: toStatus(s), info, containers_statuses: [], timestamp: BigInt(Date.now()) * 1_000_000n });
+      return Promise.resolve({
+        status: toStatus(s),
+        info,
+        containers_statuses: [],
+        timestamp: BigInt(Date.now()) * 1_000_000n,
+      });
     },
 
     ListPodSandbox: (request) => Promise.resolve({ items: list(request.filter).map(toPodSandbox) }),
 
     StreamPodSandboxes: async (request, _ctx, send) => {
       const items = list(request.filter);
-      for (let i = 0; i < items.length; i += 100) await send({ pod_sandboxes: items.slice(i, i + 100).map(toPodSandbox) });
+      for (let i = 0; i < items.length; i += 100)
+        await send({ pod_sandboxes: items.slice(i, i + 100).map(toPodSandbox) });
     },
 
     UpdateRuntimeConfig: (request, ctx) => {

@@ -31,15 +31,21 @@ export PATH="$repo/.tools/node/bin:$repo/.tools/bin:$PATH"
 log() { printf '[critest] %s\n' "$*" >&2; }
 
 daemon_pid=
+socket="$state/run/cri-ts.sock"
 shm_before=
 shm_recorded=false
 cleanup() {
   local rc=$?
   if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+    # Pods outlive the daemon by design; the harness removes what critest left before it stops the daemon.
+    crictl --runtime-endpoint "unix://$socket" rmp --all --force >/dev/null 2>&1 || true
     kill -TERM "$daemon_pid"
     wait "$daemon_pid" 2>/dev/null || true
   fi
   "$here/registry/stop.sh" "$state/registry" || true
+  # What CNI plugins changed on the host (ip_forward, the bridge, portmap's chains) goes back as it was.
+  [ -f "$state/host-network.json" ] && node "$here/host-network.ts" restore "$state/host-network.json" "$bridge"
+  leftovers
   # critest's ipcmk test leaves SysV shared memory segments behind: remove the ones that appeared during the run.
   if [ "$shm_recorded" = true ]; then
     comm -13 <(echo "$shm_before") <(shm_ids) | while read -r id; do ipcrm -m "$id" 2>/dev/null || true; done
@@ -47,29 +53,45 @@ cleanup() {
   exit "$rc"
 }
 shm_ids() { ipcs -m | awk '$2 ~ /^[0-9]+$/ { print $2 }' | sort; }
+# Anything a run leaves behind is a bug of the runtime; say so loudly.
+leftovers() {
+  local left
+  left=$( { findmnt -rn -o TARGET | grep -F "$state" ; ls /sys/fs/cgroup/memory/cri-ts 2>/dev/null | grep pod- ; } | head -5) || true
+  [ -z "$left" ] || log "LEFTOVERS after the run: $left"
+}
 trap cleanup EXIT
 
 mkdir -p "$out"
-rm -rf "$state/root" "$state/run" "$state/cni"
+rm -rf "$state/root" "$state/run" "$state/cni" "$state/ipam"
 mkdir -p "$state/registry" "$state/cni" "$state/cri-ts.d"
 shm_before=$(shm_ids)
 shm_recorded=true
+bridge=critest0
+node "$here/host-network.ts" snapshot "$state/host-network.json"
 
 log "building the test images"
 "$here/images/build.sh" "$out/images"
 "$here/registry/start.sh" "$state/registry" "$registry_port"
 "$here/images/push.sh" "$out/images" "$registry"
 "$here/registry/registries.conf.sh" "$registry" >"$state/registries.conf"
-# The pod network a node would have: the default conflist that deploy/ ships.
-cp "$repo/deploy/10-cri-ts-bridge.conflist" "$state/cni/"
+# A pod network of the harness's own: a bridge and subnet only it uses, and no default route, so pods reach
+# each other and the host's bridge address but nothing beyond (critest only connects from the host).
+bridge=critest0
+cat >"$state/cni/10-critest.conflist" <<JSON
+{"cniVersion": "1.0.0", "name": "critest",
+ "plugins": [
+  {"type": "bridge", "bridge": "$bridge", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+   "ipam": {"type": "host-local", "dataDir": "$state/ipam", "ranges": [[{"subnet": "10.199.250.0/24"}]]}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}]}
+JSON
 
-socket="$state/run/cri-ts.sock"
 log "starting cri-ts on $socket"
 : >"$state/cri-ts.toml"
 "$repo/bin/cri-ts" serve \
   --config "$state/cri-ts.toml" --config-dir "$state/cri-ts.d" \
   --listen "unix://$socket" --root "$state/root" --runroot "$state/run" \
   --registries-conf "$state/registries.conf" --cni-config-dir "$state/cni" \
+  --pause-image registry.k8s.io/pause:3.10 \
   --metrics-port 0 --log-level debug >"$out/cri-ts.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 100); do

@@ -7,7 +7,19 @@ import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { RuntimeServiceName } from '../../src/cri/types.js';
 import { criServiceMethods, runCriTs, serverStream, TestDaemon, unary } from './harness.js';
 
-const implemented = new Set(['Version', 'Status', 'RuntimeConfig', 'ImageFsInfo']);
+const implemented = new Set([
+  'Version',
+  'Status',
+  'RuntimeConfig',
+  'RunPodSandbox',
+  'StopPodSandbox',
+  'RemovePodSandbox',
+  'PodSandboxStatus',
+  'ListPodSandbox',
+  'StreamPodSandboxes',
+  'UpdateRuntimeConfig',
+  'UpdatePodSandboxResources',
+]);
 
 interface Condition {
   type: string;
@@ -129,7 +141,7 @@ describe('the daemon serving CRI v1', () => {
     const { status, body } = await metricsText(daemon.metricsPort);
     assert.equal(status, 200);
     assert.match(body, /^cri_ts_operations_total\{operation="Version"\} [1-9]/m);
-    assert.match(body, /^cri_ts_operations_errors_total\{operation="RunPodSandbox",code="UNIMPLEMENTED"\} 1$/m);
+    assert.match(body, /^cri_ts_operations_errors_total\{operation="CreateContainer",code="UNIMPLEMENTED"\} 1$/m);
     assert.match(body, /^cri_ts_operations_latency_seconds_bucket\{le="\+Inf",operation="Status"\} [1-9]/m);
     assert.match(body, /^cri_ts_process_cpu_user_seconds_total /m);
     assert.match(body, /^cri_ts_nodejs_heap_size_used_bytes /m);
@@ -137,10 +149,10 @@ describe('the daemon serving CRI v1', () => {
   });
 
   it('logs each mutating call as JSON with the RPC and a request id', () => {
-    const line = daemon.logs.split('\n').find((l) => l.includes('"msg":"Failed RunPodSandbox"'));
-    assert.ok(line !== undefined, 'a log line for RunPodSandbox');
+    const line = daemon.logs.split('\n').find((l) => l.includes('"msg":"Failed CreateContainer"'));
+    assert.ok(line !== undefined, 'a log line for CreateContainer');
     const entry = JSON.parse(line) as { req?: string; code?: string; rpc?: string };
-    assert.equal(entry.rpc, 'RunPodSandbox');
+    assert.equal(entry.rpc, 'CreateContainer');
     assert.match(entry.req ?? '', /^[0-9a-f]{12}$/);
     assert.equal(entry.code, 'UNIMPLEMENTED');
   });
