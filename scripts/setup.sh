@@ -74,6 +74,15 @@ install_npm_dependencies() {
   touch "$stamp"
 }
 
+# A node needs a pod network: the default bridge conflist (10.85.0.0/16, README) when the conf dir has none.
+install_default_cni_config() {
+  local dir=/etc/cni/net.d
+  if [ -d "$dir" ] && [ -n "$(ls -A "$dir" 2>/dev/null)" ]; then return; fi
+  log "installing the default CNI network config into $dir"
+  mkdir -p "$dir"
+  cp "$repo/deploy/10-cri-ts-bridge.conflist" "$dir/"
+}
+
 build() {
   go_env
   log "generating the CRI API and compiling"
@@ -85,5 +94,6 @@ install_node
 export PATH="$tools/node/bin:$tools/bin:$PATH"
 install_cri_tools
 install_npm_dependencies
+install_default_cni_config
 build
 log "ready: node $(node --version), $(crictl --version)"

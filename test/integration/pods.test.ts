@@ -277,6 +277,21 @@ describe('pod sandboxes with runc, conmon and CNI', () => {
     await assertGone(id, pid);
   });
 
+  it('runs a pod with the crun handler, its pause in the pod cgroup', async () => {
+    const { pod_sandbox_id: id } = await runp(podConfig('crun-pod'), 'crun');
+    const { status } = await podStatus(id);
+    assert.equal(status.runtime_handler, 'crun');
+    const pid = await pausePid(id);
+    assert.match(
+      await readFile(`/proc/${String(pid)}/cgroup`, 'utf8'),
+      new RegExp(`:memory:/cri-ts/pod-${id}/cri-ts-${id}$`, 'm'),
+    );
+    const crunState = await run('crun', ['--root', join(daemon.dir, 'run', 'crun'), 'state', id]);
+    assert.equal((JSON.parse(crunState.stdout) as { status: string }).status, 'running');
+    await rmp(id);
+    await assertGone(id, pid);
+  });
+
   it('returns a parked sandbox to the kubelet retry, and refuses a true duplicate', async () => {
     const config = podConfig('retry');
     // The client gives up while the sandbox is being created; the creation finishes and waits for the retry.
