@@ -36,6 +36,7 @@ import { createWithConmon } from './conmon-create.js';
 import { assertContainerId } from './container-id.js';
 import { readProcStat, waitForProcessExit } from './proc-stat.js';
 import { runCommand, runtimeErrorText, type CommandResult, type RuntimeInvocation } from './runtime-command.js';
+import { execInContainer, type ExecSyncOptions, type ExecSyncResult } from './runtime-exec.js';
 import type { ContainerCreateOptions, OciRuntime, RuntimeState, RuntimeStatus } from './runtime-types.js';
 
 export type { ContainerCreateOptions, OciRuntime, RuntimeState, RuntimeStatus } from './runtime-types.js';
@@ -130,6 +131,18 @@ class ConmonOciRuntime implements OciRuntime {
         forceDelete: (id) => this.delete(id, true),
       },
       opts,
+      signal,
+    );
+  }
+
+  execSync(id: string, cmd: string[], options: ExecSyncOptions, signal: AbortSignal): Promise<ExecSyncResult> {
+    assertContainerId(id);
+    return execInContainer(
+      this.invocation,
+      [...this.baseArgs, ...(this.systemd ? ['--systemd-cgroup'] : [])],
+      id,
+      cmd,
+      options,
       signal,
     );
   }

@@ -1,3 +1,8 @@
+import {
+  restoreHostNetwork,
+  snapshotHostNetwork,
+  type HostNetworkSnapshot,
+} from '../../test/fixtures/host-network.js';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -24,7 +29,6 @@ const log = pino({ level: process.env['CRI_TS_TEST_LOG'] === '1' ? 'debug' : 'si
 const tag = randomBytes(3).toString('hex');
 const bridge = `critest${tag}`;
 const systemPlugins = '/usr/lib/cni';
-const portmapChains = ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ'];
 
 const kindOf = (kind: string, text?: string) => (err: unknown) =>
   isCriError(err) && err.kind === kind && (text === undefined || err.message.includes(text));
@@ -98,9 +102,7 @@ describe('CniNetwork with real plugins', { skip: !isRoot && 'needs root' }, () =
   let subnet = '';
   let gateway = '';
   let network = '';
-  let forwardBefore = '';
-  let chainsBefore = '';
-  let tablesBefore = '';
+  let hostNetwork: HostNetworkSnapshot | undefined;
   const signal = AbortSignal.timeout(120_000);
   const pods = new Map<string, PinnedNamespaces>();
   let cni: CniNetwork;
@@ -144,9 +146,7 @@ describe('CniNetwork with real plugins', { skip: !isRoot && 'needs root' }, () =
     subnet = `10.199.${n}`;
     gateway = `${subnet}.1`;
     network = `critest-${tag}`;
-    forwardBefore = (await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim();
-    tablesBefore = await run('nft', 'list', 'tables').catch(() => '');
-    chainsBefore = await natRules();
+    hostNetwork = await snapshotHostNetwork();
     await writeFile(join(confDir, '10-test.conflist'), conflist([bridgePlugin(), portmapPlugin]));
     // Sorted after 10-test: must never be picked while 10-test is valid.
     await writeFile(join(confDir, '20-other.conflist'), conflist([{ type: 'does-not-exist' }], 'other'));
@@ -161,10 +161,7 @@ describe('CniNetwork with real plugins', { skip: !isRoot && 'needs root' }, () =
         .catch(() => undefined);
       await unpinNamespaces(pinned).catch(() => undefined);
     }
-    await run('ip', 'link', 'del', bridge).catch(() => undefined);
-    await removeOurPortmapChains(chainsBefore);
-    await removeOurEmptyNatTables(tablesBefore);
-    if (forwardBefore !== '') await writeFile('/proc/sys/net/ipv4/ip_forward', forwardBefore);
+    if (hostNetwork !== undefined) await restoreHostNetwork(hostNetwork, [bridge]);
     await rm(base, { recursive: true, force: true });
   });
 
@@ -447,44 +444,3 @@ if [ "$CNI_COMMAND" = ADD ]; then sleep 30 & echo $! >> ${pids}; wait; fi
     );
   });
 });
-
-/**
- * portmap leaves its top-level chains (and the jumps to them) in place after the last DEL. Remove them only when
- * they were not there before this test and no pod of anyone else still has a DNAT chain hanging off them.
- */
-async function removeOurPortmapChains(before: string): Promise<void> {
-  const now = await natRules();
-  const ours = portmapChains.filter((c) => !before.includes(`:${c} `) && now.includes(`:${c} `));
-  if (ours.length === 0 || /-A CNI-HOSTPORT-DNAT /.test(now)) return;
-  for (const line of now.split('\n')) {
-    if (!line.startsWith('-A ') || !ours.some((c) => line.includes(`-j ${c}`))) continue;
-    // iptables-save quotes comments; the argv form must not keep the quotes.
-    const args = (line.match(/"[^"]*"|\S+/g) ?? []).map((a) => a.replace(/^"(.*)"$/, '$1'));
-    args[0] = '-D';
-    await run('iptables', '-t', 'nat', ...args).catch(() => undefined);
-  }
-  for (const chain of ours) await run('iptables', '-t', 'nat', '-F', chain).catch(() => undefined);
-  for (const chain of ours) await run('iptables', '-t', 'nat', '-X', chain).catch(() => undefined);
-}
-
-/**
- * iptables-nft creates the nat tables on first use (portmap's), and they outlive their last rule. Delete the ones
- * this test brought into being, if nothing but the empty base chains is left in them.
- */
-async function removeOurEmptyNatTables(before: string): Promise<void> {
-  for (const family of ['ip', 'ip6']) {
-    if (before.includes(`table ${family} nat`)) continue;
-    const table = await run('nft', 'list', 'table', family, 'nat').catch(() => undefined);
-    if (table === undefined) continue;
-    const body = table.split('\n').map((l) => l.trim());
-    const emptyChains = body.every(
-      (l) =>
-        l === '' ||
-        l === '}' ||
-        /^table \S+ nat \{$/.test(l) ||
-        /^chain \S+ \{$/.test(l) ||
-        /^type nat hook \S+ priority \S+; policy accept;$/.test(l),
-    );
-    if (emptyChains) await run('nft', 'delete', 'table', family, 'nat').catch(() => undefined);
-  }
-}

@@ -3,7 +3,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { NamespaceMode, type LinuxContainerResources, type PodSandboxConfig } from '../cri/types.js';
-import { abortError, alreadyExists, failedPrecondition, invalidArgument, notFound } from '../errors/errors.js';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../errors/errors.js';
 import type { ImageService } from '../image/image-service.js';
 import type { Logger } from '../log/logger.js';
 import type { OciRuntime } from '../oci/oci-runtime.js';
@@ -30,7 +30,8 @@ import {
   writeHostnameFile,
   writeResolvConf,
 } from './sandbox-files.js';
-import { SandboxStore } from './sandbox-store.js';
+import { RecordStore } from '../store/record-store.js';
+import { raceSignal, rollback, type Undo } from './undo.js';
 
 export interface PodDeps {
   config: Config;
@@ -54,21 +55,19 @@ const cleanupTimeoutMs = 60_000;
 /** Seconds the pause process gets to exit on SIGTERM before SIGKILL. */
 const pauseStopSeconds = 2;
 
-type Undo = { what: string; run: () => Promise<void> };
-
 /**
  * Pod sandboxes: pinned namespaces, the pod network, the pod cgroup, the pause container. Every creation step
  * pushes its undo, run in reverse on failure; a creation whose client gave up finishes anyway and is parked
  * for kubelet's retry of the same metadata.
  */
 export class PodSandboxes {
-  private readonly store: SandboxStore;
+  private readonly store: RecordStore<SandboxRecord>;
   private readonly locks = new KeyedMutex();
   private readonly creations = new Map<string, Promise<SandboxRecord>>();
   private podCidr = '';
 
   constructor(private readonly deps: PodDeps) {
-    this.store = new SandboxStore(join(deps.config.root, 'sandboxes'), deps.log);
+    this.store = new RecordStore<SandboxRecord>(join(deps.config.root, 'sandboxes'), 'sandbox.json', deps.log);
   }
 
   /** Loads the records and reconciles them with the runtime: a pause that died while we were down makes NOTREADY. */
@@ -442,33 +441,4 @@ function portMappings(config: PodSandboxConfig): CniPortMapping[] {
       protocol: protocols[p.protocol],
       hostIP: p.host_ip,
     }));
-}
-
-async function rollback(undo: Undo[], log: Logger): Promise<void> {
-  for (const step of undo.reverse()) {
-    try {
-      await step.run();
-    } catch (err) {
-      log.error({ err, step: step.what }, 'Rollback step failed; it may leave resources behind');
-    }
-  }
-}
-
-/** Waits for `work` unless `signal` fires first; the work itself goes on (and is parked for a retry). */
-function raceSignal<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortError(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortError(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
 }

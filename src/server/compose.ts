@@ -8,8 +8,10 @@ import { ExitWatcher } from '../oci/exit-watcher.js';
 import { createOciRuntime, type OciRuntime } from '../oci/oci-runtime.js';
 import { CniNetwork } from '../pod/cni.js';
 import { cgroupHierarchies } from '../pod/pod-cgroup.js';
+import { Containers } from '../pod/container-manager.js';
 import { PodSandboxes } from '../pod/sandbox-manager.js';
 import type { ServiceHandlers } from './adapter.js';
+import { containerHandlers } from './container-handlers.js';
 import { imageHandlers } from './image-handlers.js';
 import { runtimeInfoHandlers } from './runtime-info.js';
 import { sandboxHandlers } from './sandbox-handlers.js';
@@ -46,6 +48,7 @@ export async function composeServices(config: Config, log: Logger, metrics: Metr
     );
   }
   const exitDir = join(config.runroot, 'exits');
+  const cgroups = await cgroupHierarchies();
   const pods = new PodSandboxes({
     config,
     log,
@@ -57,23 +60,40 @@ export async function composeServices(config: Config, log: Logger, metrics: Metr
       cacheDir: join(config.root, 'cni'),
       log: log.child({ component: 'cni' }),
     }),
-    cgroups: await cgroupHierarchies(),
+    cgroups,
     exitDir,
   });
   await pods.init();
+  const containers = new Containers({
+    config,
+    log,
+    images,
+    pods,
+    runtime: (name) => runtimes.get(name === '' ? config.runtime.default_runtime : name),
+    exitDir,
+    cgroups,
+  });
+  await containers.init();
+  images.isInUse = (id) => containers.usesImage(id);
+  // One exit dir for pause and workload containers: the id says whose exit it is.
   const exits = new ExitWatcher(
     exitDir,
-    (id, code) => pods.pauseExited(id, code),
+    async (id, code) => {
+      await pods.pauseExited(id, code);
+      await containers.exited(id, code);
+    },
     log.child({ component: 'exits' }),
   );
   await exits.start();
 
-  // Containers arrive with the containers issue; until then a sandbox has none to stop or remove.
-  const noContainers = (): Promise<void> => Promise.resolve();
   return {
     runtime: {
       ...runtimeInfoHandlers(config),
-      ...sandboxHandlers(pods, { stopContainers: noContainers, removeContainers: noContainers }),
+      ...sandboxHandlers(pods, {
+        stopContainers: (podId) => containers.stopAllIn(podId, log),
+        removeContainers: (podId) => containers.removeAllIn(podId, log),
+      }),
+      ...containerHandlers(containers),
     },
     image: imageHandlers(images),
     close: async () => {
