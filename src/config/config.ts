@@ -47,6 +47,8 @@ export interface Config {
      * lower it (the pause container's usual -998 fails otherwise).
      */
     restrict_oom_score_adj: boolean;
+    /** The RuntimeDefault seccomp profile (Docker/containers-common format); missing file: a built-in copy. */
+    seccomp_profile: string;
   };
   runtimes: Record<string, RuntimeHandlerConfig>;
   image: {
@@ -88,6 +90,7 @@ export function defaultConfig(): Config {
       default_runtime: 'runc',
       cgroup_manager: 'cgroupfs',
       restrict_oom_score_adj: true,
+      seccomp_profile: '/usr/share/containers/seccomp.json',
     },
     runtimes: {
       runc: {

@@ -75,6 +75,7 @@ export const configSchema: Table = {
         default_runtime: { type: 'string', check: nonEmpty },
         cgroup_manager: { type: 'enum', values: ['cgroupfs', 'systemd'] },
         restrict_oom_score_adj: { type: 'bool' },
+        seccomp_profile: { type: 'string', check: absolutePath },
       },
     },
     runtimes: { type: 'named', entry: runtimeHandler },

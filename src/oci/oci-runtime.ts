@@ -37,6 +37,7 @@ import { assertContainerId } from './container-id.js';
 import { readProcStat, waitForProcessExit } from './proc-stat.js';
 import { runCommand, runtimeErrorText, type CommandResult, type RuntimeInvocation } from './runtime-command.js';
 import { execInContainer, type ExecSyncOptions, type ExecSyncResult } from './runtime-exec.js';
+import type { SpecResources } from './spec.js';
 import type { ContainerCreateOptions, OciRuntime, RuntimeState, RuntimeStatus } from './runtime-types.js';
 
 export type { ContainerCreateOptions, OciRuntime, RuntimeState, RuntimeStatus } from './runtime-types.js';
@@ -133,6 +134,24 @@ class ConmonOciRuntime implements OciRuntime {
       opts,
       signal,
     );
+  }
+
+  async update(id: string, r: SpecResources, signal: AbortSignal): Promise<void> {
+    assertContainerId(id);
+    const flags: [string, string | number | undefined][] = [
+      ['--cpu-share', r.cpuShares],
+      ['--cpu-quota', r.cpuQuota],
+      ['--cpu-period', r.cpuPeriod],
+      ['--cpuset-cpus', r.cpusetCpus],
+      ['--cpuset-mems', r.cpusetMems],
+      ['--memory', r.memoryLimit],
+      ['--memory-swap', r.memorySwap],
+      ['--pids-limit', r.pidsLimit],
+    ];
+    const args = flags.flatMap(([flag, value]) => (value === undefined ? [] : [`${flag}=${String(value)}`]));
+    if (args.length === 0) return;
+    const result = await this.run(['update', ...args, id], signal);
+    if (result.code !== 0) throw this.failure('update', id, result);
   }
 
   execSync(id: string, cmd: string[], options: ExecSyncOptions, signal: AbortSignal): Promise<ExecSyncResult> {

@@ -1,3 +1,4 @@
+import type { SpecResources } from './spec.js';
 import type { ExecSyncOptions, ExecSyncResult } from './runtime-exec.js';
 /** What the OCI launch path needs to start one container (a pod's pause container or a workload) under a monitor. */
 export interface ContainerCreateOptions {
@@ -50,6 +51,8 @@ export interface OciRuntime {
   state(id: string): Promise<RuntimeState | undefined>;
   /** Stop: signal, wait up to timeoutSeconds for exit, then KILL; resolves once the process is gone. */
   stop(id: string, pid: number, stopSignal: string, timeoutSeconds: number, signal: AbortSignal): Promise<void>;
+  /** `runtime update`: new cgroup limits for a created or running container. */
+  update(id: string, resources: SpecResources, signal: AbortSignal): Promise<void>;
   /** Runs a command in the running container to completion (ExecSync); a timeout kills it. */
   execSync(id: string, cmd: string[], options: ExecSyncOptions, signal: AbortSignal): Promise<ExecSyncResult>;
 }

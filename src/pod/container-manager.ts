@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { Config } from '../config/config.js';
-import type { ContainerConfig, PodSandboxConfig } from '../cri/types.js';
+import type { ContainerConfig, LinuxContainerResources, PodSandboxConfig } from '../cri/types.js';
 import { alreadyExists, CriError, failedPrecondition, invalidArgument, notFound } from '../errors/errors.js';
 import type { ImageService } from '../image/image-service.js';
 import type { Logger } from '../log/logger.js';
@@ -13,6 +13,7 @@ import { mountImageRootfs, unmountRootfs } from '../oci/rootfs.js';
 import { RecordStore } from '../store/record-store.js';
 import { containerName, exitReason, nowNs, type ContainerRecord, type ContainerState } from './container.js';
 import { buildContainerSpec } from './container-spec.js';
+import { containerResources } from './container-spec-resources.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { cgroupStats } from './cgroup-stats.js';
 import { containerCgroupsPath, type CgroupHierarchies } from './pod-cgroup.js';
@@ -40,7 +41,6 @@ export interface ContainerFilter {
 /** ExecSync output per stream is capped here; the rest is dropped without error (CVE-2022-1708). */
 const maxExecOutput = 16 * 1024 * 1024;
 const cleanupTimeoutMs = 60_000;
-const seccompProfile = '/usr/share/containers/seccomp.json';
 
 /**
  * Containers of pod sandboxes: rootfs (the image's layers under a per-container writable layer), config.json
@@ -199,7 +199,7 @@ export class Containers {
         rootfs,
         cgroupsPath: containerCgroupsPath(sandbox.cgroupParent, id, deps.config.runtime.cgroup_manager),
         restrictOomScoreAdj: deps.config.runtime.restrict_oom_score_adj,
-        seccompDefaultProfile: seccompProfile,
+        seccompDefaultProfile: deps.config.runtime.seccomp_profile,
       });
       await writeFile(join(bundle, 'config.json'), JSON.stringify(built.spec));
 
@@ -392,6 +392,26 @@ export class Containers {
       await new Promise((r) => setTimeout(r, 20));
     }
     throw failedPrecondition(`conmon did not reopen the log of container ${id} at ${c.logPath}`);
+  }
+
+  /**
+   * UpdateContainerResources through `runtime update`; the record changes only when the runtime accepted the
+   * limits, so ContainerStatus never reports limits that were not applied.
+   */
+  async updateResources(id: string, linux: LinuxContainerResources | null): Promise<void> {
+    await this.locks.run(id, undefined, async () => {
+      const c = this.get(id);
+      if (c.state === 'exited')
+        throw failedPrecondition(`container ${id} has exited; its resources cannot change`);
+      const resources = containerResources(linux);
+      if (resources !== undefined)
+        await this.runtimeOf(c).update(id, resources, AbortSignal.timeout(cleanupTimeoutMs));
+      const config = {
+        ...c.config,
+        linux: c.config.linux === null ? null : { ...c.config.linux, resources: linux },
+      };
+      await this.store.save({ ...c, config });
+    });
   }
 
   /** The cgroup of a container and its writable layer's usage, for ContainerStats. */

@@ -1,5 +1,6 @@
 import type { PodSandboxConfig } from '../cri/types.js';
 import { buildSpec, type OciMount, type OciNamespace, type OciSpec } from '../oci/spec.js';
+import { containerSeccomp } from './container-spec-security.js';
 import type { PinnedNamespaces } from './namespaces.js';
 
 export interface PauseSpecInput {
@@ -16,6 +17,8 @@ export interface PauseSpecInput {
   shm: string | undefined;
   cgroupsPath: string;
   restrictOomScoreAdj: boolean;
+  /** containers-common's seccomp.json; a built-in copy is used when it is missing. */
+  seccompDefaultProfile: string;
   sandboxId: string;
   config: PodSandboxConfig;
 }
@@ -46,7 +49,7 @@ const bind = (source: string, destination: string, readonly: boolean): OciMount 
  * config.json of the pause container: it holds the pod's namespaces (joining the pinned net/ipc/uts files,
  * creating the pod's pid namespace) and does nothing else, so it gets no capabilities and a read-only rootfs.
  */
-export function buildPauseSpec(input: PauseSpecInput): OciSpec {
+export async function buildPauseSpec(input: PauseSpecInput): Promise<OciSpec> {
   const { config, namespaces } = input;
   const imageProcess = (input.imageConfig['config'] ?? {}) as Record<string, unknown>;
   let args = [...strings(imageProcess['Entrypoint']), ...strings(imageProcess['Cmd'])];
@@ -69,7 +72,10 @@ export function buildPauseSpec(input: PauseSpecInput): OciSpec {
   if (input.shm !== undefined) mounts.push(bind(input.shm, '/dev/shm', false));
 
   const m = config.metadata;
+  // The pod's seccomp choice applies to its infra container too (RuntimeDefault: containers-common's profile).
+  const seccomp = await containerSeccomp(sc, sc?.privileged ?? false, [], input.seccompDefaultProfile);
   return buildSpec({
+    ...(seccomp === undefined ? {} : { seccomp }),
     args,
     env: strings(imageProcess['Env']),
     cwd: '/',

@@ -261,7 +261,7 @@ export class PodSandboxes {
       undo.push({ what: 'pause rootfs', run: () => unmountRootfs(rootfs) });
 
       const imageConfig = await deps.images.config(pauseImage);
-      const spec = buildPauseSpec({
+      const spec = await buildPauseSpec({
         imageConfig,
         rootfs,
         hostname,
@@ -274,6 +274,7 @@ export class PodSandboxes {
         shm: hostIpc ? undefined : paths.shm,
         cgroupsPath: containerCgroupsPath(parent, id, deps.config.runtime.cgroup_manager),
         restrictOomScoreAdj: deps.config.runtime.restrict_oom_score_adj,
+        seccompDefaultProfile: deps.config.runtime.seccomp_profile,
         sandboxId: id,
         config,
       });

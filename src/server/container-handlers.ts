@@ -23,6 +23,7 @@ type ContainerHandlers = Pick<
   | 'StreamContainers'
   | 'ExecSync'
   | 'ReopenContainerLog'
+  | 'UpdateContainerResources'
   | 'ContainerStats'
   | 'ListContainerStats'
   | 'StreamContainerStats'
@@ -131,6 +132,10 @@ function statsTargets(containers: Containers, f: StatsFilter): ContainerRecord[]
 
 export function containerHandlers(containers: Containers): ContainerHandlers {
   return {
+    UpdateContainerResources: async (request) => {
+      await containers.updateResources(request.container_id, request.linux);
+      return {};
+    },
     ReopenContainerLog: async (request) => {
       await containers.reopenLog(request.container_id);
       return {};

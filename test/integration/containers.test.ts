@@ -234,6 +234,20 @@ describe('containers with runc under conmon', () => {
     assert.equal((await readFile(join(memDir, 'memory.limit_in_bytes'), 'utf8')).trim(), String(64 * 1024 * 1024));
     const procs = (await readFile(join(memDir, 'cgroup.procs'), 'utf8')).trim().split('\n');
     assert.ok(procs.length >= 1);
+    await unary(rt, 'UpdateContainerResources', {
+      container_id: id,
+      linux: { memory_limit_in_bytes: 96 * 1024 * 1024, cpu_shares: 128 },
+    });
+    assert.equal((await readFile(join(memDir, 'memory.limit_in_bytes'), 'utf8')).trim(), String(96 * 1024 * 1024));
+    await rejectsCode(
+      unary(rt, 'UpdateContainerResources', { container_id: id, linux: { memory_limit_in_bytes: -5 } }),
+      grpcStatus.INVALID_ARGUMENT,
+    );
+    assert.equal(
+      (await readFile(join(memDir, 'memory.limit_in_bytes'), 'utf8')).trim(),
+      String(96 * 1024 * 1024),
+      'unchanged',
+    );
     await rejectsCode(unary(img, 'RemoveImage', { image: { image: imageRef } }), grpcStatus.FAILED_PRECONDITION);
     await unary(rt, 'RemoveContainer', { container_id: id });
     await assert.rejects(lstat(memDir), { code: 'ENOENT' });
@@ -329,6 +343,40 @@ describe('containers with runc under conmon', () => {
     await run(crictl, [...ep, 'stop', '--timeout', '1', id]);
     await run(crictl, [...ep, 'rm', id]);
     assert.equal((await run(crictl, [...ep, 'ps', '-a', '-q', '--name', 'cli'])).stdout.trim(), '');
+  });
+
+  it('runs containers with crun in a crun pod, limits applied through its cgroup v1 view', async () => {
+    const crunPodConfig = {
+      metadata: { name: 'crun-pod', namespace: 'ns', uid: `c-${tag}`, attempt: 0 },
+      log_directory: logDir(),
+    };
+    const crunPod = (
+      await unary<{ pod_sandbox_id: string }>(rt, 'RunPodSandbox', {
+        config: crunPodConfig,
+        runtime_handler: 'crun',
+      })
+    ).pod_sandbox_id;
+    const id = (
+      await unary<{ container_id: string }>(rt, 'CreateContainer', {
+        pod_sandbox_id: crunPod,
+        config: {
+          metadata: { name: 'on-crun' },
+          image: { image: imageRef },
+          command: ['sleep', '1000'],
+          log_path: 'on-crun.log',
+          linux: { resources: { memory_limit_in_bytes: 48 * 1024 * 1024 } },
+        },
+        sandbox_config: crunPodConfig,
+      })
+    ).container_id;
+    await start(id);
+    assert.equal(Buffer.from((await execSync(id, ['echo', 'via crun'])).stdout).toString(), 'via crun\n');
+    const state = await run('crun', ['--root', join(daemon.dir, 'run', 'crun'), 'state', id]);
+    assert.equal((JSON.parse(state.stdout) as { status: string }).status, 'running');
+    const memDir = `/sys/fs/cgroup/memory/cri-ts/pod-${crunPod}/cri-ts-${id}`;
+    assert.equal((await readFile(join(memDir, 'memory.limit_in_bytes'), 'utf8')).trim(), String(48 * 1024 * 1024));
+    await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: crunPod });
+    await rejectsCode(status(id), grpcStatus.NOT_FOUND);
   });
 
   it('removes a pod together with its containers', async () => {

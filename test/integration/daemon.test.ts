@@ -28,6 +28,7 @@ const implemented = new Set([
   'StreamContainers',
   'ExecSync',
   'ReopenContainerLog',
+  'UpdateContainerResources',
   'ContainerStats',
   'ListContainerStats',
   'StreamContainerStats',
@@ -153,10 +154,7 @@ describe('the daemon serving CRI v1', () => {
     const { status, body } = await metricsText(daemon.metricsPort);
     assert.equal(status, 200);
     assert.match(body, /^cri_ts_operations_total\{operation="Version"\} [1-9]/m);
-    assert.match(
-      body,
-      /^cri_ts_operations_errors_total\{operation="UpdateContainerResources",code="UNIMPLEMENTED"\} 1$/m,
-    );
+    assert.match(body, /^cri_ts_operations_errors_total\{operation="PodSandboxStats",code="UNIMPLEMENTED"\} 1$/m);
     assert.match(body, /^cri_ts_operations_latency_seconds_bucket\{le="\+Inf",operation="Status"\} [1-9]/m);
     assert.match(body, /^cri_ts_process_cpu_user_seconds_total /m);
     assert.match(body, /^cri_ts_nodejs_heap_size_used_bytes /m);
@@ -164,10 +162,10 @@ describe('the daemon serving CRI v1', () => {
   });
 
   it('logs each mutating call as JSON with the RPC and a request id', () => {
-    const line = daemon.logs.split('\n').find((l) => l.includes('"msg":"Failed UpdateContainerResources"'));
-    assert.ok(line !== undefined, 'a log line for UpdateContainerResources');
+    const line = daemon.logs.split('\n').find((l) => l.includes('"msg":"Failed CheckpointContainer"'));
+    assert.ok(line !== undefined, 'a log line for CheckpointContainer');
     const entry = JSON.parse(line) as { req?: string; code?: string; rpc?: string };
-    assert.equal(entry.rpc, 'UpdateContainerResources');
+    assert.equal(entry.rpc, 'CheckpointContainer');
     assert.match(entry.req ?? '', /^[0-9a-f]{12}$/);
     assert.equal(entry.code, 'UNIMPLEMENTED');
   });

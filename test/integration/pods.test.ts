@@ -265,6 +265,28 @@ describe('pod sandboxes with runc, conmon and CNI', () => {
     await rejectsWith(fetchTcp('127.0.0.1', 18080), undefined);
   });
 
+  it('filters the pause container with the RuntimeDefault seccomp profile, and applies resource updates to the pod cgroup', async () => {
+    const confined = (
+      await runp(podConfig('seccomp', { linux: { security_context: { seccomp: { profile_type: 0 } } } }))
+    ).pod_sandbox_id;
+    const open = (
+      await runp(podConfig('unconfined', { linux: { security_context: { seccomp: { profile_type: 1 } } } }))
+    ).pod_sandbox_id;
+    const seccompMode = async (id: string) =>
+      /^Seccomp:\s+(\d)/m.exec(await readFile(`/proc/${String(await pausePid(id))}/status`, 'utf8'))?.[1];
+    assert.equal(await seccompMode(confined), '2', 'filter mode');
+    assert.equal(await seccompMode(open), '0', 'unconfined');
+    await unary(rt, 'UpdatePodSandboxResources', {
+      pod_sandbox_id: confined,
+      resources: { memory_limit_in_bytes: 300 * 1024 * 1024 },
+    });
+    assert.equal(
+      (await readFile(`/sys/fs/cgroup/memory/cri-ts/pod-${confined}/memory.limit_in_bytes`, 'utf8')).trim(),
+      String(300 * 1024 * 1024),
+    );
+    for (const id of [confined, open]) await rmp(id);
+  });
+
   it('runs a host-network pod in the host namespaces without an IP of its own', async () => {
     const { pod_sandbox_id: id } = await runp(
       podConfig('hostnet', { linux: { security_context: { namespace_options: { network: 2, pid: 1, ipc: 0 } } } }),
