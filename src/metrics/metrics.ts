@@ -57,6 +57,33 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly containersByState = new Gauge({
+    name: 'cri_ts_containers',
+    help: 'Containers known to the runtime, by state (created, running, exited).',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly oomKills = new Counter({
+    name: 'cri_ts_containers_oom_total',
+    help: 'Container exits caused by the kernel OOM killer.',
+    registers: [this.registry],
+  });
+
+  private readonly execSyncSeconds = new Histogram({
+    name: 'cri_ts_exec_sync_seconds',
+    help: 'Duration of ExecSync commands, by outcome (exited, timeout).',
+    labelNames: ['outcome'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
+  private readonly monitorFailures = new Counter({
+    name: 'cri_ts_monitor_failures_total',
+    help: 'Container creations that failed in the monitor (conmon) or the OCI runtime.',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'cri_ts_' });
   }
@@ -86,6 +113,22 @@ export class Metrics {
 
   layerUnpacked(seconds: number): void {
     this.layerSeconds.observe({ phase: 'unpack' }, seconds);
+  }
+
+  setContainerCounts(counts: Record<'created' | 'running' | 'exited', number>): void {
+    for (const [state, n] of Object.entries(counts)) this.containersByState.set({ state }, n);
+  }
+
+  containerOomKilled(): void {
+    this.oomKills.inc();
+  }
+
+  execSyncFinished(seconds: number, timedOut: boolean): void {
+    this.execSyncSeconds.observe({ outcome: timedOut ? 'timeout' : 'exited' }, seconds);
+  }
+
+  monitorFailed(): void {
+    this.monitorFailures.inc();
   }
 
   get contentType(): string {

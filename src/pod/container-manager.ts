@@ -29,6 +29,15 @@ export interface ContainerDeps {
   runtime: (handler: string) => OciRuntime | undefined;
   exitDir: string;
   cgroups: CgroupHierarchies;
+  metrics: ContainerMetrics;
+}
+
+/** What the container layer reports to Prometheus (implemented by src/metrics). */
+export interface ContainerMetrics {
+  setContainerCounts(counts: Record<ContainerState, number>): void;
+  containerOomKilled(): void;
+  execSyncFinished(seconds: number, timedOut: boolean): void;
+  monitorFailed(): void;
 }
 
 export interface ContainerFilter {
@@ -59,9 +68,22 @@ export class Containers {
     );
   }
 
+  /** Keeps the containers-by-state gauge in step with the store. */
+  private countStates(): void {
+    const counts: Record<ContainerState, number> = { created: 0, running: 0, exited: 0 };
+    for (const c of this.store.list()) counts[c.state] += 1;
+    this.deps.metrics.setContainerCounts(counts);
+  }
+
+  private async save(record: ContainerRecord): Promise<void> {
+    await this.store.save(record);
+    this.countStates();
+  }
+
   /** Loads the records and catches up with exits that happened while the daemon was down. */
   async init(): Promise<void> {
     await this.store.load();
+    this.countStates();
     for (const c of this.store.list()) {
       if (c.state === 'exited') continue;
       const exit = await readExit(this.deps.exitDir, c.id);
@@ -71,7 +93,7 @@ export class Containers {
       }
       const state = await this.runtimeOf(c).state(c.id);
       if (state === undefined || state.status === 'stopped') {
-        await this.store.save({
+        await this.save({
           ...c,
           state: 'exited',
           exitCode: 255,
@@ -133,7 +155,7 @@ export class Containers {
     const existing = this.store.byName(name);
     if (existing !== undefined) {
       if (existing.delivered) throw alreadyExists(`container name ${name} is already used by ${existing.id}`);
-      await this.store.save({ ...existing, delivered: true });
+      await this.save({ ...existing, delivered: true });
       return existing.id;
     }
     let creation = this.creations.get(name);
@@ -148,7 +170,7 @@ export class Containers {
     }
     const record = await raceSignal(creation, signal);
     const current = this.store.get(record.id);
-    if (current !== undefined && !current.delivered) await this.store.save({ ...current, delivered: true });
+    if (current !== undefined && !current.delivered) await this.save({ ...current, delivered: true });
     return record.id;
   }
 
@@ -252,10 +274,14 @@ export class Containers {
         stopSignal: built.stopSignal,
         delivered: false,
       };
-      await this.store.save(record);
+      await this.save(record);
       clog.info({ image: image.id }, 'Container created');
       return record;
     } catch (err) {
+      // The rootfs was mounted but no container came out of conmon and the runtime.
+      if (undo.some((u) => u.what === 'rootfs') && !undo.some((u) => u.what === 'container')) {
+        this.deps.metrics.monitorFailed();
+      }
       clog.warn({ error: (err as Error).message }, 'Container creation failed; rolling back');
       await rollback(undo, clog);
       throw err;
@@ -269,7 +295,7 @@ export class Containers {
       // Taken before the start: a process that exits at once must not seem to finish before it started.
       const startedAt = nowNs();
       await this.runtimeOf(c).start(id, AbortSignal.timeout(cleanupTimeoutMs));
-      await this.store.save({ ...c, state: 'running', startedAt });
+      await this.save({ ...c, state: 'running', startedAt });
       log.info({ container: id }, 'Container started');
     });
     // An exit that raced the start is applied now that the record says running.
@@ -308,7 +334,8 @@ export class Containers {
 
   private async applyExit(c: ContainerRecord, code: number, finishedAt: Date): Promise<void> {
     const oom = await oomKilled(c.bundle);
-    await this.store.save({
+    if (oom) this.deps.metrics.containerOomKilled();
+    await this.save({
       ...c,
       state: 'exited',
       exitCode: code,
@@ -345,6 +372,7 @@ export class Containers {
       await rm(c.bundle, { recursive: true, force: true });
       await rm(join(this.deps.exitDir, id), { force: true });
       await this.store.delete(c);
+      this.countStates();
       log.info({ container: id }, 'Container removed');
     });
   }
@@ -410,7 +438,7 @@ export class Containers {
         ...c.config,
         linux: c.config.linux === null ? null : { ...c.config.linux, resources: linux },
       };
-      await this.store.save({ ...c, config });
+      await this.save({ ...c, config });
     });
   }
 
@@ -429,12 +457,14 @@ export class Containers {
     const c = this.get(id);
     if (c.state !== 'running') throw failedPrecondition(`container ${id} is not running`);
     if (cmd.length === 0) throw invalidArgument('exec needs a command');
+    const started = process.hrtime.bigint();
     const result = await this.runtimeOf(c).execSync(
       id,
       cmd,
       { timeoutMs: timeoutSeconds * 1000, maxOutputBytes: maxExecOutput },
       signal,
     );
+    this.deps.metrics.execSyncFinished(Number(process.hrtime.bigint() - started) / 1e9, result.timedOut);
     if (result.timedOut)
       throw new CriError(
         'DeadlineExceeded',

@@ -72,6 +72,7 @@ export async function composeServices(config: Config, log: Logger, metrics: Metr
     runtime: (name) => runtimes.get(name === '' ? config.runtime.default_runtime : name),
     exitDir,
     cgroups,
+    metrics,
   });
   await containers.init();
   images.isInUse = (id) => containers.usesImage(id);

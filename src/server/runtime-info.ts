@@ -57,7 +57,7 @@ export function runtimeInfoHandlers(
           { name: '', features: handlerFeatures },
           ...handlerNames.map((name) => ({ name, features: handlerFeatures })),
         ],
-        features: { supplemental_groups_policy: false, user_namespaces_host_network: false, mount_options: false },
+        features: { supplemental_groups_policy: true, user_namespaces_host_network: false, mount_options: false },
       };
     },
 

@@ -188,6 +188,10 @@ describe('containers with runc under conmon', () => {
       execSync(id, ['sleep', '37'], 1),
       (err: ServiceError) => err.code === grpcStatus.DEADLINE_EXCEEDED,
     );
+    const metrics = await (await fetch(`http://127.0.0.1:${String(daemon.metricsPort)}/metrics`)).text();
+    assert.match(metrics, /^cri_ts_exec_sync_seconds_count\{outcome="timeout"\} [1-9]/m);
+    assert.match(metrics, /^cri_ts_exec_sync_seconds_count\{outcome="exited"\} [1-9]/m);
+    assert.match(metrics, /^cri_ts_containers\{state="running"\} [1-9]/m);
     const ps = await execSync(id, ['ps']);
     assert.doesNotMatch(Buffer.from(ps.stdout).toString(), /sleep 37/, 'the timed-out process is gone');
     await unary(rt, 'StopContainer', { container_id: id, timeout: 1 });
