@@ -11,6 +11,7 @@ export interface CgroupStats {
   rss: bigint;
   pageFaults: bigint;
   majorPageFaults: bigint;
+  /** Tasks in the cgroup and all below it (pids.current counts hierarchically, threads included). */
   processes: bigint;
 }
 
@@ -28,8 +29,6 @@ async function readKeyed(path: string): Promise<Map<string, bigint>> {
   return out;
 }
 
-const lines = (text: string): bigint => BigInt(text.split('\n').filter((l) => l.trim() !== '').length);
-
 /** CPU, memory and process counts of a cgroupfs path, on cgroup v1 or v2. */
 export async function cgroupStats(h: CgroupHierarchies, path: string): Promise<CgroupStats> {
   if (h.unified && h.v2Root !== undefined) {
@@ -45,7 +44,7 @@ export async function cgroupStats(h: CgroupHierarchies, path: string): Promise<C
       rss: mem.get('anon') ?? 0n,
       pageFaults: mem.get('pgfault') ?? 0n,
       majorPageFaults: mem.get('pgmajfault') ?? 0n,
-      processes: lines(await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '')),
+      processes: await readNumber(join(dir, 'pids.current')),
     };
   }
   const at = (controller: string, file: string): string =>
@@ -60,6 +59,6 @@ export async function cgroupStats(h: CgroupHierarchies, path: string): Promise<C
     rss: mem.get('total_rss') ?? 0n,
     pageFaults: mem.get('total_pgfault') ?? 0n,
     majorPageFaults: mem.get('total_pgmajfault') ?? 0n,
-    processes: lines(await readFile(at('pids', 'cgroup.procs'), 'utf8').catch(() => '')),
+    processes: await readNumber(at('pids', 'pids.current')),
   };
 }

@@ -94,7 +94,7 @@ export async function composeServices(config: Config, log: Logger, metrics: Metr
         stopContainers: (podId) => containers.stopAllIn(podId, log),
         removeContainers: (podId) => containers.removeAllIn(podId, log),
       }),
-      ...containerHandlers(containers),
+      ...containerHandlers(containers, pods, cgroups),
     },
     image: imageHandlers(images),
     close: async () => {

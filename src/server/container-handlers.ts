@@ -3,6 +3,7 @@ import {
   ContainerState,
   type Container,
   type ContainerStats,
+  type PodSandboxStats,
   type ContainerStatus,
   type Init,
   type RuntimeServiceMethods,
@@ -10,6 +11,10 @@ import {
 import { invalidArgument } from '../errors/errors.js';
 import type { ContainerRecord } from '../pod/container.js';
 import type { ContainerFilter, Containers } from '../pod/container-manager.js';
+import type { CgroupHierarchies } from '../pod/pod-cgroup.js';
+import { podCgroupStats, podNetworkStats } from '../pod/pod-stats.js';
+import type { SandboxRecord } from '../pod/sandbox.js';
+import type { PodSandboxes } from '../pod/sandbox-manager.js';
 import type { ServiceHandlers } from './adapter.js';
 
 type ContainerHandlers = Pick<
@@ -27,6 +32,9 @@ type ContainerHandlers = Pick<
   | 'ContainerStats'
   | 'ListContainerStats'
   | 'StreamContainerStats'
+  | 'PodSandboxStats'
+  | 'ListPodSandboxStats'
+  | 'StreamPodSandboxStats'
 >;
 
 const stateCode = {
@@ -130,8 +138,73 @@ function statsTargets(containers: Containers, f: StatsFilter): ContainerRecord[]
   });
 }
 
-export function containerHandlers(containers: Containers): ContainerHandlers {
+async function toPodStats(
+  containers: Containers,
+  cgroups: CgroupHierarchies,
+  s: SandboxRecord,
+  signal: AbortSignal,
+): Promise<Init<PodSandboxStats>> {
+  const ts = BigInt(Date.now()) * 1_000_000n;
+  const usage = await podCgroupStats(cgroups, s);
+  const ifaces = s.state === 'ready' ? await podNetworkStats(s, signal) : [];
+  const toIface = (i: (typeof ifaces)[number]) => ({
+    name: i.name,
+    rx_bytes: { value: i.rxBytes },
+    rx_errors: { value: i.rxErrors },
+    tx_bytes: { value: i.txBytes },
+    tx_errors: { value: i.txErrors },
+  });
+  const defaultIface = ifaces.find((i) => i.name === 'eth0') ?? ifaces[0];
+  const running = containers.list({ idPrefix: '', podIdPrefix: s.id, state: 'running', labels: {} });
   return {
+    attributes: {
+      id: s.id,
+      metadata: s.config.metadata,
+      labels: s.config.labels,
+      annotations: s.config.annotations,
+    },
+    linux: {
+      cpu: { timestamp: ts, usage_core_nano_seconds: { value: usage.cpuUsageNs } },
+      memory: {
+        timestamp: ts,
+        working_set_bytes: { value: usage.workingSet },
+        usage_bytes: { value: usage.memoryUsage },
+        rss_bytes: { value: usage.rss },
+        page_faults: { value: usage.pageFaults },
+        major_page_faults: { value: usage.majorPageFaults },
+      },
+      network: {
+        timestamp: ts,
+        default_interface: defaultIface === undefined ? null : toIface(defaultIface),
+        interfaces: ifaces.map(toIface),
+      },
+      process: { timestamp: ts, process_count: { value: usage.processes } },
+      containers: await Promise.all(running.map((c) => toStats(containers, c, signal))),
+    },
+  };
+}
+
+export function containerHandlers(
+  containers: Containers,
+  pods: PodSandboxes,
+  cgroups: CgroupHierarchies,
+): ContainerHandlers {
+  const podTargets = (f: { id: string; label_selector: Record<string, string> } | null) =>
+    pods.list({ idPrefix: f?.id ?? '', state: 'ready', labels: f?.label_selector ?? {} });
+  return {
+    PodSandboxStats: async (request, ctx) => ({
+      stats: await toPodStats(containers, cgroups, pods.get(request.pod_sandbox_id), ctx.signal),
+    }),
+    ListPodSandboxStats: async (request, ctx) => ({
+      stats: await Promise.all(
+        podTargets(request.filter).map((s) => toPodStats(containers, cgroups, s, ctx.signal)),
+      ),
+    }),
+    StreamPodSandboxStats: async (request, ctx, send) => {
+      for (const s of podTargets(request.filter)) {
+        await send({ pod_sandbox_stats: [await toPodStats(containers, cgroups, s, ctx.signal)] });
+      }
+    },
     UpdateContainerResources: async (request) => {
       await containers.updateResources(request.container_id, request.linux);
       return {};

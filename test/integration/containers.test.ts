@@ -283,6 +283,24 @@ describe('containers with runc under conmon', () => {
       [id],
     );
 
+    type PodStats = {
+      attributes: { id: string };
+      linux: {
+        cpu: { usage_core_nano_seconds: { value: bigint } };
+        process: { process_count: { value: bigint } };
+        network: { default_interface: { name: string; rx_bytes: { value: bigint } } | null };
+        containers: { attributes: { id: string } }[];
+      };
+    };
+    const pod = (await unary<{ stats: PodStats }>(rt, 'PodSandboxStats', { pod_sandbox_id: podId })).stats;
+    assert.equal(pod.attributes.id, podId);
+    assert.ok(pod.linux.cpu.usage_core_nano_seconds.value > 0n);
+    assert.ok(pod.linux.process.process_count.value >= 2n, 'pause and the container');
+    assert.equal(pod.linux.network.default_interface?.name, 'eth0');
+    assert.ok(pod.linux.containers.some((c) => c.attributes.id === id));
+    const pods = await unary<{ stats: PodStats[] }>(rt, 'ListPodSandboxStats', {});
+    assert.ok(pods.stats.some((p) => p.attributes.id === podId));
+
     const logPath = join(logDir(), 'stats.log');
     await rename(logPath, `${logPath}.1`);
     await unary(rt, 'ReopenContainerLog', { container_id: id });

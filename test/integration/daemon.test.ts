@@ -29,6 +29,9 @@ const implemented = new Set([
   'ExecSync',
   'ReopenContainerLog',
   'UpdateContainerResources',
+  'PodSandboxStats',
+  'ListPodSandboxStats',
+  'StreamPodSandboxStats',
   'ContainerStats',
   'ListContainerStats',
   'StreamContainerStats',
@@ -154,7 +157,10 @@ describe('the daemon serving CRI v1', () => {
     const { status, body } = await metricsText(daemon.metricsPort);
     assert.equal(status, 200);
     assert.match(body, /^cri_ts_operations_total\{operation="Version"\} [1-9]/m);
-    assert.match(body, /^cri_ts_operations_errors_total\{operation="PodSandboxStats",code="UNIMPLEMENTED"\} 1$/m);
+    assert.match(
+      body,
+      /^cri_ts_operations_errors_total\{operation="ListMetricDescriptors",code="UNIMPLEMENTED"\} 1$/m,
+    );
     assert.match(body, /^cri_ts_operations_latency_seconds_bucket\{le="\+Inf",operation="Status"\} [1-9]/m);
     assert.match(body, /^cri_ts_process_cpu_user_seconds_total /m);
     assert.match(body, /^cri_ts_nodejs_heap_size_used_bytes /m);
