@@ -47,7 +47,7 @@ export interface Config {
      * lower it (the pause container's usual -998 fails otherwise).
      */
     restrict_oom_score_adj: boolean;
-    /** The RuntimeDefault seccomp profile (Docker/containers-common format); missing file: a built-in copy. */
+    /** The RuntimeDefault seccomp profile (Docker/containers-common format); missing file: cri-ts's own fallback deny list. */
     seccomp_profile: string;
   };
   runtimes: Record<string, RuntimeHandlerConfig>;

@@ -42,7 +42,8 @@ describe('seccomp profile files', () => {
   it('falls back to the built-in profile when the default file is missing', async () => {
     const s = await runtimeDefaultSeccomp(join(dir, 'missing.json'), target);
     assert.deepEqual(s, convertSeccompProfile(builtInSeccompProfile, target));
-    assert.equal(s?.defaultAction, 'SCMP_ACT_ERRNO');
+    assert.equal(s?.defaultAction, 'SCMP_ACT_ALLOW', 'the fallback is a deny list');
+    assert.ok(s.syscalls?.some((r) => r.names.includes('kexec_load') && r.action === 'SCMP_ACT_ERRNO'));
   });
 
   it('reports a broken default file as the node’s problem (Internal), naming it', async () => {

@@ -38,7 +38,7 @@ function parseText(text: string, path: string): DockerSeccompProfile {
 
 /**
  * The runtime's default profile (CRI RuntimeDefault) for one container: containers-common's file when the host has
- * it, the built-in copy of it otherwise. A broken default file is the node's fault, not the request's: Internal.
+ * it, cri-ts's own fallback deny list (seccomp-default.ts) otherwise. A broken default file is the node's fault, not the request's: Internal.
  */
 export async function runtimeDefaultSeccomp(path: string, target: SeccompTarget): Promise<OciSeccomp | undefined> {
   let profile = builtInSeccompProfile;

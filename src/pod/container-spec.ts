@@ -23,7 +23,7 @@ export interface ContainerSpecInput {
   rootfs: string;
   cgroupsPath: string;
   restrictOomScoreAdj: boolean;
-  /** containers-common's profile (/usr/share/containers/seccomp.json); a missing file means the built-in copy. */
+  /** containers-common's profile (/usr/share/containers/seccomp.json); a missing file means cri-ts's fallback deny list. */
   seccompDefaultProfile: string;
   /** The runtime's default pids limit; undefined or not positive: none. */
   pidsLimit?: number;

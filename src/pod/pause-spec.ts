@@ -17,7 +17,7 @@ export interface PauseSpecInput {
   shm: string | undefined;
   cgroupsPath: string;
   restrictOomScoreAdj: boolean;
-  /** containers-common's seccomp.json; a built-in copy is used when it is missing. */
+  /** containers-common's seccomp.json; cri-ts's fallback deny list is used when it is missing. */
   seccompDefaultProfile: string;
   sandboxId: string;
   config: PodSandboxConfig;
