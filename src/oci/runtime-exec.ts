@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { abortError } from '../errors/errors.js';
@@ -11,6 +11,11 @@ export interface ExecSyncOptions {
   timeoutMs: number;
   /** Each stream is kept up to this many bytes; the rest is read and dropped (CVE-2022-1708). */
   maxOutputBytes: number;
+  /**
+   * The container's bundle: the exec'd process then gets the container's own user, groups, cwd, env and
+   * capabilities from its config.json, as cri-o does. crun's exec, unlike runc's, does not inherit them.
+   */
+  bundle?: string;
 }
 
 export interface ExecSyncResult {
@@ -49,15 +54,21 @@ export async function execInContainer(
   signal: AbortSignal,
 ): Promise<ExecSyncResult> {
   if (signal.aborted) throw abortError(signal);
-  const pidFile = join(tmpdir(), `cri-ts-exec-${randomBytes(8).toString('hex')}.pid`);
-  const child = spawn(
-    runtime.file,
-    [...runtime.prefix, ...globalArgs, 'exec', '--pid-file', pidFile, id, ...cmd],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: runtimeEnv(),
-    },
-  );
+  const scratch = join(tmpdir(), `cri-ts-exec-${randomBytes(8).toString('hex')}`);
+  const pidFile = `${scratch}.pid`;
+  const processFile = `${scratch}.process.json`;
+  let target = [id, ...cmd];
+  if (options.bundle !== undefined) {
+    const spec = JSON.parse(await readFile(join(options.bundle, 'config.json'), 'utf8')) as {
+      process?: Record<string, unknown>;
+    };
+    await writeFile(processFile, JSON.stringify({ ...spec.process, args: cmd, terminal: false }), { mode: 0o600 });
+    target = ['--process', processFile, id];
+  }
+  const child = spawn(runtime.file, [...runtime.prefix, ...globalArgs, 'exec', '--pid-file', pidFile, ...target], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: runtimeEnv(),
+  });
   const out = capped(options.maxOutputBytes);
   const err = capped(options.maxOutputBytes);
   child.stdout.on('data', out.push);
@@ -103,5 +114,6 @@ export async function execInContainer(
     if (parentTimer !== undefined) clearTimeout(parentTimer);
     signal.removeEventListener('abort', onAbort);
     await rm(pidFile, { force: true });
+    await rm(processFile, { force: true });
   }
 }

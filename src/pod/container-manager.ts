@@ -461,7 +461,7 @@ export class Containers {
     const result = await this.runtimeOf(c).execSync(
       id,
       cmd,
-      { timeoutMs: timeoutSeconds * 1000, maxOutputBytes: maxExecOutput },
+      { timeoutMs: timeoutSeconds * 1000, maxOutputBytes: maxExecOutput, bundle: c.bundle },
       signal,
     );
     this.deps.metrics.execSyncFinished(Number(process.hrtime.bigint() - started) / 1e9, result.timedOut);
