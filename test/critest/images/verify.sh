@@ -70,8 +70,14 @@ cleanup() {
 	for ns in "${NETNS[@]}"; do
 		ip netns delete "$ns" 2>/dev/null || true
 	done
+	# `ip netns add` makes /run/netns a mount point the first time; take it back if it was ours and is empty.
+	if [[ $NETNS_DIR_WAS_MOUNTED == no ]] && mountpoint -q /run/netns && [[ -z $(ls -A /run/netns) ]]; then
+		umount /run/netns 2>/dev/null && rmdir /run/netns 2>/dev/null || true
+	fi
 	rm -rf "$TMP"
 }
+NETNS_DIR_WAS_MOUNTED=no
+mountpoint -q /run/netns 2>/dev/null && NETNS_DIR_WAS_MOUNTED=yes
 
 # ---- layout level ----
 
