@@ -59,7 +59,14 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/store/**/*.ts', 'src/errors/**/*.ts', 'src/log/**/*.ts', 'src/config/**/*.ts', 'src/cri/**/*.ts'],
+    files: [
+      'src/store/**/*.ts',
+      'src/process/**/*.ts',
+      'src/errors/**/*.ts',
+      'src/log/**/*.ts',
+      'src/config/**/*.ts',
+      'src/cri/**/*.ts',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import { CriError, abortError } from '../errors/errors.js';
+import { runBounded, type RunResult } from '../process/run-bounded.js';
 
 /**
  * How to run the OCI runtime binary: `file prefix… <global args> <command> …`. Usually just the runtime's path;
@@ -10,12 +9,7 @@ export interface RuntimeInvocation {
   prefix: string[];
 }
 
-export interface CommandResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+export type CommandResult = RunResult;
 
 /** Output beyond this is dropped: runtimes print small JSON or one error line; a flood must not grow the heap. */
 const maxOutput = 1 << 20;
@@ -42,59 +36,13 @@ export function runCommand(
   args: string[],
   options: { timeoutMs: number; signal?: AbortSignal; env?: Record<string, string>; cwd?: string },
 ): Promise<CommandResult> {
-  const { signal } = options;
-  if (signal?.aborted === true) return Promise.reject(abortError(signal));
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: options.env ?? runtimeEnv(),
-      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let outLen = 0;
-    let errLen = 0;
-    child.stdout.on('data', (b: Buffer) => {
-      if (outLen < maxOutput) out.push(b);
-      outLen += b.length;
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      if (errLen < maxOutput) err.push(b);
-      errLen += b.length;
-    });
-    let failure: Error | undefined;
-    const stop = (why: Error): void => {
-      failure ??= why;
-      child.kill('SIGKILL');
-    };
-    const timer = setTimeout(() => {
-      stop(new CriError('DeadlineExceeded', `${file} ${args.join(' ')} timed out after ${options.timeoutMs} ms`));
-    }, options.timeoutMs);
-    const onAbort = (): void => {
-      if (signal !== undefined) stop(abortError(signal));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    };
-    child.on('error', (e) => {
-      done();
-      reject(new CriError('Internal', `cannot run ${file}: ${e.message}`, { cause: e }));
-    });
-    child.on('close', (code, sig) => {
-      done();
-      if (failure !== undefined) {
-        reject(failure);
-        return;
-      }
-      resolve({
-        code,
-        signal: sig,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      });
-    });
+  return runBounded(file, args, {
+    timeoutMs: options.timeoutMs,
+    env: options.env ?? runtimeEnv(),
+    outputCap: maxOutput,
+    timeoutMessage: `${file} ${args.join(' ')} timed out after ${options.timeoutMs} ms`,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
 }
 

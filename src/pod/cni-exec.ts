@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { access, constants, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
-import { abortError, CriError, failedPrecondition, internal, throwIfAborted } from '../errors/errors.js';
+import { CriError, failedPrecondition, internal, isCriError, throwIfAborted } from '../errors/errors.js';
+import { runBounded } from '../process/run-bounded.js';
 
 /** The CNI commands cri-ts runs (SPEC.md, section 2). */
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'VERSION';
@@ -99,80 +99,40 @@ export async function execPlugin(
   };
   const what = `${invocation.command} of ${invocation.containerId}/${invocation.ifName}`;
   const started = Date.now();
-  const { stdout, stderr, exit, stopped } = await new Promise<{
-    stdout: string;
-    stderr: string;
-    exit: string;
-    stopped: CriError | undefined;
-  }>((resolve, reject) => {
-    const child = spawn(path, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let outBytes = 0;
-    let errBytes = 0;
-    let stopped: CriError | undefined;
-    let exited = false;
-    const finish = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-    };
-    // After a kill, the exit is the end: children of the plugin may hold its pipes open for as long as they like.
-    const abandon = (): void => {
-      finish();
-      child.stdout.destroy();
-      child.stderr.destroy();
-      resolve({ stdout: '', stderr: '', exit: 'killed', stopped });
-    };
-    const stop = (why: CriError): void => {
-      stopped ??= why;
-      if (exited) abandon();
-      else child.kill('SIGKILL');
-    };
-    const timer = setTimeout(() => {
-      stop(new CriError('DeadlineExceeded', `cni plugin ${type} did not finish ${what} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onAbort = (): void => stop(abortError(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (outBytes < outputCap) out.push(chunk);
-      outBytes += chunk.length;
+  const logRun = (exit: string, stderr: string): void =>
+    log.debug(
+      {
+        plugin: type,
+        command: invocation.command,
+        ms: Date.now() - started,
+        exit: exit || 'exit 0',
+        stderr: stderr.slice(0, 2000),
+      },
+      'Ran CNI plugin',
+    );
+  let result;
+  try {
+    result = await runBounded(path, [], {
+      signal,
+      timeoutMs,
+      env,
+      input: JSON.stringify(request),
+      outputCap,
+      name: `cni plugin ${path}`,
+      timeoutMessage: `cni plugin ${type} did not finish ${what} within ${timeoutMs} ms`,
     });
-    child.stderr.on('data', (chunk: Buffer) => {
-      if (errBytes < outputCap) err.push(chunk);
-      errBytes += chunk.length;
-    });
-    // A plugin may exit without reading its config; the broken pipe is not the error worth reporting.
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(JSON.stringify(request));
-    child.on('error', (e) => {
-      finish();
-      reject(internal(`cannot run cni plugin ${path}: ${e.message}`, e));
-    });
-    child.on('exit', () => {
-      exited = true;
-      if (stopped !== undefined) abandon();
-    });
-    child.on('close', (code, sig) => {
-      finish();
-      resolve({
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        exit: code === 0 ? '' : code === null ? `killed by ${String(sig)}` : `exit ${code}`,
-        stopped,
-      });
-    });
-  });
-  log.debug(
-    {
-      plugin: type,
-      command: invocation.command,
-      ms: Date.now() - started,
-      exit: exit || 'exit 0',
-      stderr: stderr.slice(0, 2000),
-    },
-    'Ran CNI plugin',
-  );
-  if (stopped !== undefined) throw stopped;
+  } catch (err) {
+    if (isCriError(err) && (err.kind === 'DeadlineExceeded' || err.kind === 'Canceled')) logRun('killed', '');
+    throw err;
+  }
+  const { stdout, stderr } = result;
+  const exit =
+    result.code === 0
+      ? ''
+      : result.code === null
+        ? `killed by ${String(result.signal)}`
+        : `exit ${String(result.code)}`;
+  logRun(exit, stderr);
   if (exit !== '') throw pluginError(type, what, stdout, stderr, exit);
   if (stdout.trim() === '') return undefined;
   try {

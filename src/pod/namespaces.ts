@@ -1,16 +1,8 @@
-import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { mkdir, readFile, realpath, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import {
-  abortError,
-  alreadyExists,
-  CriError,
-  internal,
-  invalidArgument,
-  notFound,
-  throwIfAborted,
-} from '../errors/errors.js';
+import { alreadyExists, internal, invalidArgument, notFound, throwIfAborted } from '../errors/errors.js';
+import { runBounded } from '../process/run-bounded.js';
 
 /**
  * Pod namespaces pinned as files. Node cannot unshare or setns a thread of its own, so util-linux does the work:
@@ -43,66 +35,18 @@ async function run(
   throwIfAborted(signal);
   const [file, ...args] = argv;
   if (file === undefined) throw invalidArgument('empty command');
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let outBytes = 0;
-    let errBytes = 0;
-    let stopped: CriError | undefined;
-    let exited = false;
-    const finish = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-    };
-    // After a kill, the exit is the end: a child of the command may hold the pipes open indefinitely.
-    const abandon = (why: CriError): void => {
-      finish();
-      child.stdout.destroy();
-      child.stderr.destroy();
-      reject(why);
-    };
-    const stop = (why: CriError): void => {
-      stopped ??= why;
-      if (exited) abandon(stopped);
-      else child.kill('SIGKILL');
-    };
-    const timer = setTimeout(() => {
-      stop(new CriError('DeadlineExceeded', `${file} did not finish within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onAbort = (): void => stop(abortError(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (outBytes < outputCap) out.push(chunk);
-      outBytes += chunk.length;
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      if (errBytes < outputCap) err.push(chunk);
-      errBytes += chunk.length;
-    });
-    child.on('error', (e) => {
-      finish();
-      reject(internal(`cannot run ${file}: ${e.message}`, e));
-    });
-    child.on('exit', () => {
-      exited = true;
-      if (stopped !== undefined) abandon(stopped);
-    });
-    // Otherwise 'close', not 'exit': all output is read once every holder of the pipes has gone.
-    child.on('close', (code, sig) => {
-      finish();
-      if (stopped !== undefined) {
-        reject(stopped);
-        return;
-      }
-      resolve({
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        // A signal death reads as the shell would report it: 128 + the signal's number.
-        code: code ?? 128 + (sig === null ? 0 : osConstants.signals[sig]),
-      });
-    });
+  const r = await runBounded(file, args, {
+    signal,
+    timeoutMs,
+    outputCap,
+    timeoutMessage: `${file} did not finish within ${timeoutMs} ms`,
   });
+  // A signal death reads as the shell would report it: 128 + the signal's number.
+  return {
+    stdout: r.stdout,
+    stderr: r.stderr,
+    code: r.code ?? 128 + (r.signal === null ? 0 : osConstants.signals[r.signal]),
+  };
 }
 
 // The shape Kubernetes accepts for sysctl names, in dotted or slashed form (slashes allow dots inside a segment,
