@@ -49,6 +49,11 @@ export interface Config {
     restrict_oom_score_adj: boolean;
     /** The RuntimeDefault seccomp profile (Docker/containers-common format); missing file: cri-ts's own fallback deny list. */
     seccomp_profile: string;
+    /**
+     * The pids limit every container gets unless kubelet's pod cgroup is tighter; 0 means none (kubelet's
+     * podPidsLimit on the pod cgroup is then the only bound).
+     */
+    pids_limit: number;
   };
   runtimes: Record<string, RuntimeHandlerConfig>;
   image: {
@@ -91,6 +96,7 @@ export function defaultConfig(): Config {
       cgroup_manager: 'cgroupfs',
       restrict_oom_score_adj: true,
       seccomp_profile: '/usr/share/containers/seccomp.json',
+      pids_limit: 0,
     },
     runtimes: {
       runc: {

@@ -126,6 +126,11 @@ describe('loadConfig', () => {
     );
     await rejectsWith(loadConfig(await sources('api = 3\n')), 'api', /expected a table/);
     await rejectsWith(
+      loadConfig(await sources('[runtime]\npids_limit = -1\n')),
+      'runtime.pids_limit',
+      /integer from 0 to 4194304/,
+    );
+    await rejectsWith(
       loadConfig(await sources('[runtimes.Bad_Name]\nruntime_path = "/x"\n')),
       'runtimes.Bad_Name',
       /DNS label/,

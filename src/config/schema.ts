@@ -76,6 +76,7 @@ export const configSchema: Table = {
         cgroup_manager: { type: 'enum', values: ['cgroupfs', 'systemd'] },
         restrict_oom_score_adj: { type: 'bool' },
         seccomp_profile: { type: 'string', check: absolutePath },
+        pids_limit: { type: 'int', min: 0, max: 4194304 },
       },
     },
     runtimes: { type: 'named', entry: runtimeHandler },

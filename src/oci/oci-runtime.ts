@@ -37,6 +37,7 @@ import { assertContainerId } from './container-id.js';
 import { readProcStat, waitForProcessExit } from './proc-stat.js';
 import { runCommand, runtimeErrorText, type CommandResult, type RuntimeInvocation } from './runtime-command.js';
 import { execInContainer, type ExecSyncOptions, type ExecSyncResult } from './runtime-exec.js';
+import { probeHandlerFeatures, type HandlerFeatures } from './runtime-features.js';
 import type { SpecResources } from './spec.js';
 import type { ContainerCreateOptions, OciRuntime, RuntimeState, RuntimeStatus } from './runtime-types.js';
 
@@ -70,6 +71,7 @@ class ConmonOciRuntime implements OciRuntime {
   private readonly log: Logger;
   private readonly systemd: boolean;
   private readonly timeoutMs: number;
+  private probedFeatures: Promise<HandlerFeatures> | undefined;
 
   constructor(
     readonly handler: string,
@@ -89,6 +91,12 @@ class ConmonOciRuntime implements OciRuntime {
     } else {
       this.invocation = { file: config.runtime_path, prefix: [] };
     }
+  }
+
+  /** Probed once, on first use: the binary does not change while the daemon runs. */
+  features(): Promise<HandlerFeatures> {
+    this.probedFeatures ??= probeHandlerFeatures(this.config.runtime_path);
+    return this.probedFeatures;
   }
 
   /** `--root` first, as cri-o does, then the handler's own runtime_args. */

@@ -1,3 +1,4 @@
+import type { HandlerFeatures } from './runtime-features.js';
 import type { SpecResources } from './spec.js';
 import type { ExecSyncOptions, ExecSyncResult } from './runtime-exec.js';
 /** What the OCI launch path needs to start one container (a pod's pause container or a workload) under a monitor. */
@@ -40,6 +41,8 @@ export interface RuntimeState {
 /** One low-level OCI runtime (runc, crun) driven through its CLI, with conmon as the per-container monitor. */
 export interface OciRuntime {
   readonly handler: string;
+  /** What the handler supports beyond the OCI basics (runtime `features` and the kernel). */
+  features(): Promise<HandlerFeatures>;
   /** Creates the container under a new conmon; resolves with the container's init pid and the conmon pid. */
   create(opts: ContainerCreateOptions, signal: AbortSignal): Promise<{ pid: number; monitorPid: number }>;
   start(id: string, signal: AbortSignal): Promise<void>;

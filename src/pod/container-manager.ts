@@ -222,6 +222,8 @@ export class Containers {
         cgroupsPath: containerCgroupsPath(sandbox.cgroupParent, id, deps.config.runtime.cgroup_manager),
         restrictOomScoreAdj: deps.config.runtime.restrict_oom_score_adj,
         seccompDefaultProfile: deps.config.runtime.seccomp_profile,
+        pidsLimit: deps.config.runtime.pids_limit,
+        recursiveReadOnlyMounts: (await runtime.features()).recursiveReadOnlyMounts,
       });
       await writeFile(join(bundle, 'config.json'), JSON.stringify(built.spec));
 
@@ -442,13 +444,21 @@ export class Containers {
     });
   }
 
+  /** Where a container's usage is accounted: its cgroup (cgroupfs form) and its writable layer. */
+  placement(c: ContainerRecord): { cgroupPath: string; upperDir: string } {
+    return {
+      cgroupPath: containerCgroupsPath(this.deps.pods.get(c.sandboxId).cgroupParent, c.id, 'cgroupfs'),
+      upperDir: join(c.dir, 'upper'),
+    };
+  }
+
   /** The cgroup of a container and its writable layer's usage, for ContainerStats. */
   async stats(c: ContainerRecord, signal: AbortSignal) {
-    const cgroup = containerCgroupsPath(this.deps.pods.get(c.sandboxId).cgroupParent, c.id, 'cgroupfs');
+    const { cgroupPath, upperDir } = this.placement(c);
     return {
-      cgroup: await cgroupStats(this.deps.cgroups, cgroup),
-      writable: await diskUsage(join(c.dir, 'upper'), signal),
-      upperDir: join(c.dir, 'upper'),
+      cgroup: await cgroupStats(this.deps.cgroups, cgroupPath),
+      writable: await diskUsage(upperDir, signal),
+      upperDir,
     };
   }
 

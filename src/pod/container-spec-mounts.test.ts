@@ -30,6 +30,9 @@ function mount(over: Partial<Mount>): Mount {
   };
 }
 
+/** A runtime handler that supports "rro" (runc ≥ 1.1 on Linux ≥ 5.12). */
+const withRro = { recursiveReadOnly: true };
+
 const podNet = {
   runDir: '/run/cri-ts/sandboxes/s1',
   shmPath: '/run/cri-ts/sandboxes/s1/shm',
@@ -153,7 +156,7 @@ describe('containerMounts', () => {
 
   it('binds a private volume with rprivate and rw, and reports the mount as requested', async () => {
     const req = mount({ host_path: plain, container_path: '/data/' });
-    const r = await containerMounts([req], podNet, mountinfo);
+    const r = await containerMounts([req], podNet, withRro, mountinfo);
     assert.deepEqual(r.mounts.at(-1), {
       destination: '/data',
       type: 'bind',
@@ -167,25 +170,43 @@ describe('containerMounts', () => {
 
   it('follows a symlinked host path on the host (critest: host path is a symlink)', async () => {
     const link = join(dir, 'plain-link');
-    const r = await containerMounts([mount({ host_path: link, container_path: link })], podNet, mountinfo);
+    const r = await containerMounts(
+      [mount({ host_path: link, container_path: link })],
+      podNet,
+      withRro,
+      mountinfo,
+    );
     assert.equal(r.mounts.at(-1)?.source, plain);
     assert.equal(r.applied[0]?.host_path, link);
   });
 
   it('read-only and recursive read-only volumes', async () => {
-    const ro = await containerMounts([mount({ host_path: plain, readonly: true })], podNet, mountinfo);
+    const ro = await containerMounts([mount({ host_path: plain, readonly: true })], podNet, withRro, mountinfo);
     assert.deepEqual(ro.mounts.at(-1)?.options, ['rbind', 'rprivate', 'ro']);
     const rro = await containerMounts(
       [mount({ host_path: plain, readonly: true, recursive_read_only: true, selinux_relabel: true })],
       podNet,
+      withRro,
       mountinfo,
     );
     assert.deepEqual(rro.mounts.at(-1)?.options, ['rbind', 'rprivate', 'ro', 'rro']);
   });
 
+  it('refuses recursive read-only on a handler without it rather than making a plain read-only mount', async () => {
+    await assert.rejects(
+      containerMounts(
+        [mount({ host_path: plain, readonly: true, recursive_read_only: true })],
+        podNet,
+        { recursiveReadOnly: false },
+        mountinfo,
+      ),
+      invalid(/does not support recursive read-only mounts/),
+    );
+  });
+
   it('refuses recursive read-only without readonly or with non-private propagation', async () => {
     await assert.rejects(
-      containerMounts([mount({ host_path: plain, recursive_read_only: true })], podNet, mountinfo),
+      containerMounts([mount({ host_path: plain, recursive_read_only: true })], podNet, withRro, mountinfo),
       invalid(/recursive_read_only needs readonly/),
     );
     for (const propagation of [
@@ -196,6 +217,7 @@ describe('containerMounts', () => {
         containerMounts(
           [mount({ host_path: shared, readonly: true, recursive_read_only: true, propagation })],
           podNet,
+          withRro,
           mountinfo,
         ),
         invalid(/recursive_read_only needs private propagation/),
@@ -208,6 +230,7 @@ describe('containerMounts', () => {
       const r = await containerMounts(
         [mount({ host_path: source, propagation: MountPropagation.PROPAGATION_HOST_TO_CONTAINER })],
         podNet,
+        withRro,
         mountinfo,
       );
       assert.deepEqual(r.mounts.at(-1)?.options, ['rbind', 'rslave', 'rw']);
@@ -217,6 +240,7 @@ describe('containerMounts', () => {
       containerMounts(
         [mount({ host_path: plain, propagation: MountPropagation.PROPAGATION_HOST_TO_CONTAINER })],
         podNet,
+        withRro,
         mountinfo,
       ),
       invalid(new RegExp(`needs ${plain} on a shared or slave mount`)),
@@ -238,6 +262,7 @@ describe('containerMounts', () => {
         }),
       ],
       podNet,
+      withRro,
       mountinfo,
     );
     assert.deepEqual(r.mounts.at(-1)?.options, ['rbind', 'rshared', 'rw']);
@@ -247,6 +272,7 @@ describe('containerMounts', () => {
         containerMounts(
           [mount({ host_path: source, propagation: MountPropagation.PROPAGATION_BIDIRECTIONAL })],
           podNet,
+          withRro,
           mountinfo,
         ),
         invalid(/bidirectional propagation needs .* on a shared mount/),
@@ -256,12 +282,15 @@ describe('containerMounts', () => {
 
   it('refuses a missing host path (kubelet creates the ones it means)', async () => {
     await assert.rejects(
-      containerMounts([mount({ host_path: join(dir, 'gone') })], podNet, mountinfo),
+      containerMounts([mount({ host_path: join(dir, 'gone') })], podNet, withRro, mountinfo),
       invalid(/host_path .*gone does not exist/),
     );
-    await assert.rejects(containerMounts([mount({ host_path: '' })], podNet, mountinfo), invalid(/no host_path/));
     await assert.rejects(
-      containerMounts([mount({ host_path: 'rel' })], podNet, mountinfo),
+      containerMounts([mount({ host_path: '' })], podNet, withRro, mountinfo),
+      invalid(/no host_path/),
+    );
+    await assert.rejects(
+      containerMounts([mount({ host_path: 'rel' })], podNet, withRro, mountinfo),
       invalid(/not absolute/),
     );
   });
@@ -275,20 +304,21 @@ describe('containerMounts', () => {
       image_ref: '',
     };
     await assert.rejects(
-      containerMounts([mount({ image })], podNet, mountinfo),
+      containerMounts([mount({ image })], podNet, withRro, mountinfo),
       kind('Unimplemented', /^image volume mounts are not supported$/),
     );
   });
 
   it('refuses relative or repeated destinations, id mappings and unsafe mount options', async () => {
     await assert.rejects(
-      containerMounts([mount({ host_path: plain, container_path: 'data' })], podNet, mountinfo),
+      containerMounts([mount({ host_path: plain, container_path: 'data' })], podNet, withRro, mountinfo),
       invalid(/container_path "data" is not absolute/),
     );
     await assert.rejects(
       containerMounts(
         [mount({ host_path: plain, container_path: '/d' }), mount({ host_path: shared, container_path: '/d/' })],
         podNet,
+        withRro,
         mountinfo,
       ),
       invalid(/destination \/d is listed twice/),
@@ -297,17 +327,19 @@ describe('containerMounts', () => {
       containerMounts(
         [mount({ host_path: plain, uidMappings: [{ host_id: 1000, container_id: 0, length: 1 }] })],
         podNet,
+        withRro,
         mountinfo,
       ),
       invalid(/id-mapped/),
     );
     await assert.rejects(
-      containerMounts([mount({ host_path: plain, mount_options: ['suid'] })], podNet, mountinfo),
+      containerMounts([mount({ host_path: plain, mount_options: ['suid'] })], podNet, withRro, mountinfo),
       invalid(/mount option "suid" is not allowed/),
     );
     const ok = await containerMounts(
       [mount({ host_path: plain, mount_options: ['noexec', 'nosuid'] })],
       podNet,
+      withRro,
       mountinfo,
     );
     assert.deepEqual(ok.mounts.at(-1)?.options, ['rbind', 'rprivate', 'rw', 'noexec', 'nosuid']);
@@ -317,6 +349,7 @@ describe('containerMounts', () => {
     const r = await containerMounts(
       [mount({ host_path: plain, container_path: '/etc/resolv.conf' })],
       podNet,
+      withRro,
       mountinfo,
     );
     const resolv = r.mounts.filter((m) => m.destination === '/etc/resolv.conf');
@@ -351,12 +384,14 @@ describe('propagation of real mounts', { skip: process.getuid?.() !== 0 ? 'needs
     const r = await containerMounts(
       [mount({ host_path: shared, propagation: MountPropagation.PROPAGATION_BIDIRECTIONAL })],
       podNet,
+      withRro,
     );
     assert.equal(r.rootfsPropagation, 'rshared');
     await assert.rejects(
       containerMounts(
         [mount({ host_path: priv, propagation: MountPropagation.PROPAGATION_HOST_TO_CONTAINER })],
         podNet,
+        withRro,
       ),
       invalid(/shared or slave/),
     );

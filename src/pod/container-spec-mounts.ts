@@ -81,7 +81,7 @@ async function hostSource(m: Mount): Promise<string> {
 }
 
 /** One volume of the request as a bind mount, checked the way the CRI and critest expect. */
-async function volume(m: Mount, mountinfoPath: string): Promise<OciMount> {
+async function volume(m: Mount, features: MountFeatures, mountinfoPath: string): Promise<OciMount> {
   // Image volumes (KEP-4639) need the image store to mount an image read-only; not built yet.
   if (m.image !== null) throw unimplemented('image volume mounts are not supported');
   if (!posix.isAbsolute(m.container_path))
@@ -94,6 +94,12 @@ async function volume(m: Mount, mountinfoPath: string): Promise<OciMount> {
     throw invalidArgument(`mount ${m.container_path}: recursive_read_only needs readonly`);
   if (m.recursive_read_only && m.propagation !== MountPropagation.PROPAGATION_PRIVATE)
     throw invalidArgument(`mount ${m.container_path}: recursive_read_only needs private propagation`);
+  // Never degrade to a plain read-only mount: submounts would stay writable behind the user's back.
+  if (m.recursive_read_only && !features.recursiveReadOnly)
+    throw invalidArgument(
+      `mount ${m.container_path}: this runtime handler does not support recursive read-only mounts ` +
+        '(Status lists what each handler supports)',
+    );
   if (m.uidMappings.length > 0 || m.gidMappings.length > 0)
     throw invalidArgument(
       `mount ${m.container_path}: id-mapped mounts need user namespaces, which are not supported`,
@@ -122,16 +128,22 @@ async function volume(m: Mount, mountinfoPath: string): Promise<OciMount> {
   return { destination: clean(m.container_path), type: 'bind', source, options };
 }
 
+/** What the container's runtime handler can do with mounts. */
+export interface MountFeatures {
+  recursiveReadOnly: boolean;
+}
+
 /** The spec's bind mounts and the applied CRI mounts of one container. */
 export async function containerMounts(
   requested: readonly Mount[],
   sandbox: SandboxFiles,
+  features: MountFeatures,
   mountinfoPath = '/proc/self/mountinfo',
 ): Promise<ContainerMounts> {
   const destinations = new Set<string>();
   const volumes: OciMount[] = [];
   for (const m of requested) {
-    const v = await volume(m, mountinfoPath);
+    const v = await volume(m, features, mountinfoPath);
     if (destinations.has(v.destination))
       throw invalidArgument(`mount destination ${v.destination} is listed twice`);
     destinations.add(v.destination);

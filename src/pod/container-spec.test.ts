@@ -205,6 +205,7 @@ describe('buildContainerSpec', () => {
       cgroupsPath: '/cri-ts/pod-sb1/cri-ts-c1',
       restrictOomScoreAdj: false,
       seccompDefaultProfile: seccompPath,
+      recursiveReadOnlyMounts: true,
       ...over,
     });
   });

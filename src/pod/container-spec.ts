@@ -27,6 +27,8 @@ export interface ContainerSpecInput {
   seccompDefaultProfile: string;
   /** The runtime's default pids limit; undefined or not positive: none. */
   pidsLimit?: number;
+  /** Whether the container's runtime handler can make recursive read-only mounts. */
+  recursiveReadOnlyMounts: boolean;
   /** The pid of the target container's process, for a TARGET pid namespace (resolved from target_id). */
   targetPid?: number;
   /** Where to read the host's mount propagation; tests point it at a file of their own. */
@@ -72,7 +74,12 @@ export async function buildContainerSpec(input: ContainerSpecInput): Promise<Con
   const seccomp = await containerSeccomp(sc, privileged, caps.capabilities, input.seccompDefaultProfile);
   const namespaces = containerNamespaces(sandbox, sc?.namespace_options ?? null, input.targetPid);
   const hasUts = namespaces.some((n) => n.type === 'uts');
-  const volumes = await containerMounts(config.mounts, sandbox, input.mountinfoPath);
+  const volumes = await containerMounts(
+    config.mounts,
+    sandbox,
+    { recursiveReadOnly: input.recursiveReadOnlyMounts },
+    input.mountinfoPath,
+  );
   const requestedDevices = await containerDevices(config.devices);
   const resources = config.linux?.resources ?? null;
 

@@ -7,12 +7,16 @@ import type { SandboxRecord } from './sandbox.js';
 export interface InterfaceStats {
   name: string;
   rxBytes: bigint;
+  rxPackets: bigint;
   rxErrors: bigint;
+  rxDropped: bigint;
   txBytes: bigint;
+  txPackets: bigint;
   txErrors: bigint;
+  txDropped: bigint;
 }
 
-/** Parses /proc/net/dev: per interface, bytes and errors each way (loopback left out, as cAdvisor does). */
+/** Parses /proc/net/dev: per interface, bytes, packets, errors and drops each way (loopback left out, as cAdvisor does). */
 export function parseNetDev(text: string): InterfaceStats[] {
   const out: InterfaceStats[] = [];
   for (const line of text.split('\n').slice(2)) {
@@ -27,9 +31,13 @@ export function parseNetDev(text: string): InterfaceStats[] {
     out.push({
       name: iface,
       rxBytes: f[0] ?? 0n,
+      rxPackets: f[1] ?? 0n,
       rxErrors: f[2] ?? 0n,
+      rxDropped: f[3] ?? 0n,
       txBytes: f[8] ?? 0n,
+      txPackets: f[9] ?? 0n,
       txErrors: f[10] ?? 0n,
+      txDropped: f[11] ?? 0n,
     });
   }
   return out;

@@ -13,6 +13,7 @@ import { PodSandboxes } from '../pod/sandbox-manager.js';
 import type { ServiceHandlers } from './adapter.js';
 import { containerHandlers } from './container-handlers.js';
 import { imageHandlers } from './image-handlers.js';
+import { metricsHandlers } from './metrics-handlers.js';
 import { runtimeInfoHandlers } from './runtime-info.js';
 import { sandboxHandlers } from './sandbox-handlers.js';
 
@@ -89,12 +90,16 @@ export async function composeServices(config: Config, log: Logger, metrics: Metr
 
   return {
     runtime: {
-      ...runtimeInfoHandlers(config),
+      ...runtimeInfoHandlers(
+        config,
+        (name) => runtimes.get(name)?.features() ?? Promise.resolve({ recursiveReadOnlyMounts: false }),
+      ),
       ...sandboxHandlers(pods, {
         stopContainers: (podId) => containers.stopAllIn(podId, log),
         removeContainers: (podId) => containers.removeAllIn(podId, log),
       }),
       ...containerHandlers(containers, pods, cgroups),
+      ...metricsHandlers(containers, pods, cgroups),
     },
     image: imageHandlers(images),
     close: async () => {

@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.js';
 import { CgroupDriver, type RuntimeCondition, type RuntimeServiceMethods } from '../cri/types.js';
+import type { HandlerFeatures } from '../oci/runtime-features.js';
 import { checkHandler } from '../oci/runtime-handlers.js';
 import { findCniConfig } from '../pod/cni-config.js';
 import { runtimeName, runtimeVersion } from '../version.js';
@@ -11,6 +12,7 @@ const kubeletApiVersion = '0.1.0';
 /** Version, Status and RuntimeConfig: what the node knows about the runtime before any pod exists. */
 export function runtimeInfoHandlers(
   config: Config,
+  handlerFeatures: (handler: string) => Promise<HandlerFeatures>,
 ): Pick<ServiceHandlers<RuntimeServiceMethods>, 'Version' | 'Status' | 'RuntimeConfig'> {
   const handlerNames = Object.keys(config.runtimes).sort();
   return {
@@ -42,8 +44,11 @@ export function runtimeInfoHandlers(
           ? { type: 'NetworkReady', status: true }
           : { type: 'NetworkReady', status: false, reason: cni.reason, message: cni.message },
       ];
-      // Features are advertised only once they work: kubelet and critest act on them.
-      const handlerFeatures = { recursive_read_only_mounts: false, user_namespaces: false };
+      // Features are advertised only where they work: kubelet and critest act on them. User namespaces are not built.
+      const featuresOf = async (name: string) => ({
+        recursive_read_only_mounts: (await handlerFeatures(name)).recursiveReadOnlyMounts,
+        user_namespaces: false,
+      });
       const info: Record<string, string> = {};
       if (request.verbose) {
         info['config'] = JSON.stringify(config);
@@ -54,8 +59,8 @@ export function runtimeInfoHandlers(
         status: { conditions },
         info,
         runtime_handlers: [
-          { name: '', features: handlerFeatures },
-          ...handlerNames.map((name) => ({ name, features: handlerFeatures })),
+          { name: '', features: await featuresOf(config.runtime.default_runtime) },
+          ...(await Promise.all(handlerNames.map(async (name) => ({ name, features: await featuresOf(name) })))),
         ],
         features: { supplemental_groups_policy: true, user_namespaces_host_network: false, mount_options: false },
       };

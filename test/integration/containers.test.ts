@@ -1,6 +1,6 @@
 // Containers end to end: real runc under conmon in a real pod sandbox, a busybox image built by the test.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { lstat, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { status as grpcStatus, type Client, type ServiceError } from '@grpc/grpc-js';
 import { buildLayer, type LayerEntry } from '../fixtures/layer-builder.js';
 import { restoreHostNetwork, snapshotHostNetwork, type HostNetworkSnapshot } from '../fixtures/host-network.js';
-import { repoRoot, TestDaemon, unary } from './harness.js';
+import { repoRoot, serverStream, TestDaemon, unary } from './harness.js';
 import { LocalRegistry } from './registry/local-registry.js';
 
 const run = promisify(execFile);
@@ -27,6 +27,24 @@ interface Status {
   image_id: string;
   log_path: string;
   user: { linux: { uid: bigint; gid: bigint; supplemental_groups: bigint[] } };
+}
+
+/** Runs `crictl logs -f` until `text` shows up (true) or five seconds pass (false); the follower is then ended. */
+function followLogUntil(ep: string[], id: string, text: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(crictl, [...ep, 'logs', '-f', id], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let seen = '';
+    const finish = (found: boolean) => {
+      clearTimeout(timer);
+      child.kill();
+      resolve(found);
+    };
+    const timer = setTimeout(() => finish(false), 5000);
+    child.stdout.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes(text)) finish(true);
+    });
+  });
 }
 
 const applets = [
@@ -105,6 +123,17 @@ for (const [handler, subnet] of [
       throw new Error(`container ${id} never reached state ${String(state)}`);
     };
 
+    const pidsLimit = 321;
+    const daemonOptions = () => ({
+      args: [
+        '--registries-conf',
+        join(daemon.dir, 'registries.conf'),
+        '--pause-image',
+        `${registry.host}/infra/pause:3.10`,
+      ],
+      configToml: `[runtime]\npids_limit = ${String(pidsLimit)}\n`,
+    });
+
     before(async () => {
       net = await snapshotHostNetwork();
       registry = await LocalRegistry.start({ kind: 'none' });
@@ -156,9 +185,7 @@ for (const [handler, subnet] of [
         conf,
         `[[registry]]\nprefix = "${registry.host}"\nlocation = "${registry.host}"\ninsecure = true\n`,
       );
-      await daemon.start({
-        args: ['--registries-conf', conf, '--pause-image', `${registry.host}/infra/pause:3.10`],
-      });
+      await daemon.start(daemonOptions());
       rt = daemon.runtime();
       img = daemon.image();
       imageRef = `${registry.host}/tools/busybox:v1`;
@@ -260,6 +287,11 @@ for (const [handler, subnet] of [
       assert.deepEqual(s.user.linux.supplemental_groups.map(Number).sort(), [1000, 2000]);
       const memDir = `/sys/fs/cgroup/memory/cri-ts/pod-${podId}/cri-ts-${id}`;
       assert.equal(
+        (await readFile(`/sys/fs/cgroup/pids/cri-ts/pod-${podId}/cri-ts-${id}/pids.max`, 'utf8')).trim(),
+        String(pidsLimit),
+        'the configured pids_limit',
+      );
+      assert.equal(
         (await readFile(join(memDir, 'memory.limit_in_bytes'), 'utf8')).trim(),
         String(64 * 1024 * 1024),
       );
@@ -339,6 +371,95 @@ for (const [handler, subnet] of [
       await unary(rt, 'RemoveContainer', { container_id: id });
     });
 
+    it('serves cAdvisor-style metrics of running containers that agree with the descriptors', async () => {
+      const id = await create('metrics', {
+        command: ['sh', '-c', 'echo data > /tmp/in-writable-layer; sleep 1000'],
+        linux: {
+          resources: {
+            cpu_period: 100000,
+            cpu_quota: 20000,
+            cpu_shares: 512,
+            memory_limit_in_bytes: 64 * 1024 * 1024,
+            memory_swap_limit_in_bytes: 64 * 1024 * 1024,
+          },
+        },
+      });
+      await start(id);
+      const info = JSON.parse(
+        (await unary<{ info: { info: string } }>(rt, 'ContainerStatus', { container_id: id, verbose: true })).info
+          .info,
+      ) as { pid: number };
+      const initCgroups = await readFile(`/proc/${String(info.pid)}/cgroup`, 'utf8');
+      const execCgroups = Buffer.from((await execSync(id, ['cat', '/proc/self/cgroup'])).stdout).toString();
+      assert.equal(execCgroups, initCgroups, 'ExecSync runs in the container cgroups');
+      const busy = await execSync(id, ['sh', '-c', 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done']);
+      assert.equal(busy.exit_code, 0, Buffer.from(busy.stderr).toString());
+      type Descriptor = { name: string; help: string; label_keys: string[] };
+      type Metric = { name: string; metric_type: number; label_values: string[]; value: { value: bigint } };
+      type PodMetrics = {
+        pod_sandbox_id: string;
+        metrics: Metric[];
+        container_metrics: { container_id: string; metrics: Metric[] }[];
+      };
+      const descs = (await unary<{ descriptors: Descriptor[] }>(rt, 'ListMetricDescriptors', {})).descriptors;
+      const keys = new Map(descs.map((d) => [d.name, d.label_keys]));
+      for (const name of [
+        'container_cpu_usage_seconds_total',
+        'container_memory_working_set_bytes',
+        'container_sockets',
+      ])
+        assert.ok(keys.has(name), `${name} is described`);
+      assert.ok(descs.every((d) => d.help !== '' && d.label_keys[0] === 'id'));
+      // The kernel counts a CFS period when its timer fires, up to 100 ms after the busy loop ran.
+      const cpuDir = `/sys/fs/cgroup/cpu/cri-ts/pod-${podId}/cri-ts-${id}`;
+      for (let i = 0; i < 20 && /^nr_periods 0$/m.test(await readFile(join(cpuDir, 'cpu.stat'), 'utf8')); i++)
+        await new Promise((r) => setTimeout(r, 50));
+      const all = (await unary<{ pod_metrics: PodMetrics[] }>(rt, 'ListPodSandboxMetrics', {})).pod_metrics;
+      const pod = all.find((p) => p.pod_sandbox_id === podId);
+      assert.ok(pod !== undefined, 'the pod is listed');
+      const mine = pod.container_metrics.find((c) => c.container_id === id)?.metrics ?? [];
+      for (const m of [...pod.metrics, ...mine]) {
+        assert.equal(m.label_values.length, keys.get(m.name)?.length, `${m.name} labels match its descriptor`);
+      }
+      const value = (name: string, ...extra: string[]) =>
+        mine.find((m) => m.name === name && extra.every((e, i) => m.label_values[3 + i] === e))?.value.value;
+      const [labelId, labelName, labelImage] =
+        mine.find((m) => m.name === 'container_memory_rss')?.label_values ?? [];
+      assert.equal(labelId, id);
+      assert.match(labelName ?? '', /^k8s_metrics_ctr-pod_ns_/);
+      assert.equal(labelImage, imageRef);
+      assert.equal(value('container_spec_memory_limit_bytes'), BigInt(64 * 1024 * 1024));
+      assert.equal(value('container_spec_cpu_quota'), 20000n);
+      assert.equal(value('container_spec_cpu_period'), 100000n);
+      assert.equal(value('container_spec_cpu_shares'), 512n);
+      assert.equal(value('container_threads_max'), BigInt(pidsLimit));
+      assert.ok((value('container_processes') ?? 0n) >= 1n);
+      assert.ok((value('container_memory_working_set_bytes') ?? 0n) > 0n);
+      assert.ok((value('container_cpu_cfs_periods_total') ?? 0n) > 0n, 'the busy loop ran under the CFS quota');
+      assert.ok((value('container_start_time_seconds') ?? 0n) > 1_700_000_000n);
+      const fsUsage = mine.find((m) => m.name === 'container_fs_usage_bytes');
+      assert.ok((fsUsage?.value.value ?? 0n) > 0n, 'the file written counts');
+      assert.ok(
+        pod.metrics.some(
+          (m) => m.name === 'container_network_receive_bytes_total' && m.label_values[3] === 'eth0',
+        ),
+      );
+      assert.ok(pod.metrics.every((m) => m.label_values[0] === podId && m.label_values[1] === 'POD'));
+
+      const streamed = await serverStream(rt, 'StreamPodSandboxMetrics', {});
+      assert.ok(
+        streamed.some((r) =>
+          (r as { pod_sandbox_metrics: PodMetrics[] }).pod_sandbox_metrics.some((p) => p.pod_sandbox_id === podId),
+        ),
+      );
+      await unary(rt, 'RemoveContainer', { container_id: id });
+      const after = (await unary<{ pod_metrics: PodMetrics[] }>(rt, 'ListPodSandboxMetrics', {})).pod_metrics;
+      assert.ok(
+        !after.some((p) => p.container_metrics.some((c) => c.container_id === id)),
+        'gone with the container',
+      );
+    });
+
     it('keeps containers running and logging across a daemon kill, and reports exits that happened meanwhile', async () => {
       const logger = await create('logger', {
         command: ['sh', '-c', 'while true; do echo tick; sleep 0.2; done'],
@@ -352,14 +473,7 @@ for (const [handler, subnet] of [
       await new Promise((r) => setTimeout(r, 2000));
       const during = (await readFile(join(logDir(), 'logger.log'), 'utf8')).split('\n').length;
       assert.ok(during > before + 3, 'conmon kept logging while the daemon was down');
-      await daemon.start({
-        args: [
-          '--registries-conf',
-          join(daemon.dir, 'registries.conf'),
-          '--pause-image',
-          `${registry.host}/infra/pause:3.10`,
-        ],
-      });
+      await daemon.start(daemonOptions());
       assert.equal((await status(logger)).state, 1, 'still RUNNING');
       const q = await status(quitter);
       assert.equal(q.state, 2);
@@ -367,7 +481,7 @@ for (const [handler, subnet] of [
       for (const id of [logger, quitter]) await unary(rt, 'RemoveContainer', { container_id: id });
     });
 
-    it('works through crictl: create, start, ps, inspect, logs, exec, stop, rm', async () => {
+    it('works through crictl: create, start, ps, inspect, logs -f, exec, stats, update, metrics, stop, rm', async () => {
       const ep = ['--runtime-endpoint', `unix://${daemon.socket}`, '--image-endpoint', `unix://${daemon.socket}`];
       const ctrFile = join(daemon.dir, 'ctr.json');
       const podFile = join(daemon.dir, 'pod.json');
@@ -394,6 +508,22 @@ for (const [handler, subnet] of [
         (await run(crictl, [...ep, 'exec', '--sync', id, 'echo', 'in-container'])).stdout.trim(),
         'in-container',
       );
+      assert.equal(await followLogUntil(ep, id, 'from-crictl'), true, 'logs -f streams the line');
+      const stats = JSON.parse((await run(crictl, [...ep, 'stats', '-o', 'json', '--id', id])).stdout) as {
+        stats: { attributes: { id: string }; memory: { workingSetBytes: { value: string } } }[];
+      };
+      const [first] = stats.stats;
+      assert.ok(first !== undefined);
+      assert.equal(first.attributes.id, id);
+      assert.ok(Number(first.memory.workingSetBytes.value) > 0);
+      await run(crictl, [...ep, 'update', '--memory', String(80 * 1024 * 1024), id]);
+      const memDir = `/sys/fs/cgroup/memory/cri-ts/pod-${podId}/cri-ts-${id}`;
+      assert.equal(
+        (await readFile(join(memDir, 'memory.limit_in_bytes'), 'utf8')).trim(),
+        String(80 * 1024 * 1024),
+      );
+      assert.match((await run(crictl, [...ep, 'metricdescs'])).stdout, /container_memory_working_set_bytes/);
+      assert.match((await run(crictl, [...ep, 'metricsp'])).stdout, new RegExp(id));
       await run(crictl, [...ep, 'stop', '--timeout', '1', id]);
       await run(crictl, [...ep, 'rm', id]);
       assert.equal((await run(crictl, [...ep, 'ps', '-a', '-q', '--name', 'cli'])).stdout.trim(), '');
@@ -478,6 +608,39 @@ for (const [handler, subnet] of [
       assert.notEqual(touch.exit_code, 0);
       assert.match(Buffer.from(touch.stderr).toString(), /Read-only file system/);
       await unary(rt, 'RemoveContainer', { container_id: id });
+    });
+
+    it('makes recursive read-only mounts where the handler advertises them, and refuses them elsewhere', async () => {
+      type Handler = { name: string; features: { recursive_read_only_mounts: boolean } };
+      const handlers = (await unary<{ runtime_handlers: Handler[] }>(rt, 'Status', {})).runtime_handlers;
+      const advertised = handlers.find((h) => h.name === handler)?.features.recursive_read_only_mounts;
+      // runc 1.1 lists "rro" in `runc features` and this kernel has mount_setattr; crun 1.8 has no `features`.
+      assert.equal(advertised, handler === 'runc');
+      const volume = join(daemon.dir, 'rro-volume');
+      await run('mkdir', ['-p', join(volume, 'sub')]);
+      await run('mount', ['-t', 'tmpfs', 'tmpfs', join(volume, 'sub')]);
+      try {
+        const config = {
+          command: ['sleep', '1000'],
+          mounts: [{ container_path: '/mnt', host_path: volume, readonly: true, recursive_read_only: true }],
+        };
+        if (!advertised) {
+          await rejectsCode(create('rro', config), grpcStatus.INVALID_ARGUMENT);
+          return;
+        }
+        const id = await create('rro', config);
+        await start(id);
+        const touched = await execSync(id, ['sh', '-c', 'touch /mnt/sub/x 2>&1']);
+        assert.notEqual(touched.exit_code, 0);
+        assert.match(
+          Buffer.from(touched.stdout).toString(),
+          /Read-only file system/,
+          'the submount is read-only too',
+        );
+        await unary(rt, 'RemoveContainer', { container_id: id });
+      } finally {
+        await run('umount', [join(volume, 'sub')]).catch(() => undefined);
+      }
     });
 
     it('propagates a host mount into the container with HOST_TO_CONTAINER', async () => {

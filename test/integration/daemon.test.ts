@@ -31,6 +31,9 @@ const implemented = new Set([
   'UpdateContainerResources',
   'PodSandboxStats',
   'ListPodSandboxStats',
+  'ListMetricDescriptors',
+  'ListPodSandboxMetrics',
+  'StreamPodSandboxMetrics',
   'StreamPodSandboxStats',
   'ContainerStats',
   'ListContainerStats',
@@ -159,7 +162,7 @@ describe('the daemon serving CRI v1', () => {
     assert.match(body, /^cri_ts_operations_total\{operation="Version"\} [1-9]/m);
     assert.match(
       body,
-      /^cri_ts_operations_errors_total\{operation="ListMetricDescriptors",code="UNIMPLEMENTED"\} 1$/m,
+      /^cri_ts_operations_errors_total\{operation="CheckpointContainer",code="UNIMPLEMENTED"\} 1$/m,
     );
     assert.match(body, /^cri_ts_operations_latency_seconds_bucket\{le="\+Inf",operation="Status"\} [1-9]/m);
     assert.match(body, /^cri_ts_process_cpu_user_seconds_total /m);

@@ -1,0 +1,74 @@
+import {
+  MetricType,
+  type Init,
+  type Metric,
+  type PodSandboxMetrics,
+  type RuntimeServiceMethods,
+} from '../cri/types.js';
+import type { Containers } from '../pod/container-manager.js';
+import { labelKeysOf, servedMetrics } from '../pod/cri-metric-catalog.js';
+import type { MetricSample } from '../pod/cri-metric-samples.js';
+import type { CgroupHierarchies } from '../pod/pod-cgroup.js';
+import { collectPodMetrics } from '../pod/pod-metrics.js';
+import type { SandboxRecord } from '../pod/sandbox.js';
+import type { PodSandboxes } from '../pod/sandbox-manager.js';
+import type { ServiceHandlers } from './adapter.js';
+
+type MetricsHandlers = Pick<
+  ServiceHandlers<RuntimeServiceMethods>,
+  'ListMetricDescriptors' | 'ListPodSandboxMetrics' | 'StreamPodSandboxMetrics'
+>;
+
+function toMetric(s: MetricSample, timestamp: bigint): Init<Metric> {
+  return {
+    name: s.name,
+    timestamp,
+    metric_type: s.kind === 'counter' ? MetricType.COUNTER : MetricType.GAUGE,
+    label_values: s.labels,
+    value: { value: s.value },
+  };
+}
+
+/** The CRI metrics API (KEP-2371): cAdvisor-compatible container metrics served by the runtime itself. */
+export function metricsHandlers(
+  containers: Containers,
+  pods: PodSandboxes,
+  cgroups: CgroupHierarchies,
+): MetricsHandlers {
+  const podMetrics = async (s: SandboxRecord, signal: AbortSignal): Promise<Init<PodSandboxMetrics>> => {
+    const running = containers
+      .list({ idPrefix: '', podIdPrefix: s.id, state: 'running', labels: {} })
+      // A prefix filter: a pod id may begin another pod's id.
+      .filter((c) => c.sandboxId === s.id)
+      .map((record) => ({ record, ...containers.placement(record) }));
+    const m = await collectPodMetrics(cgroups, s, running, signal);
+    const ts = BigInt(Date.now()) * 1_000_000n;
+    return {
+      pod_sandbox_id: m.podId,
+      metrics: m.samples.map((x) => toMetric(x, ts)),
+      container_metrics: m.containers.map((c) => ({
+        container_id: c.id,
+        metrics: c.samples.map((x) => toMetric(x, ts)),
+      })),
+    };
+  };
+  const readyPods = () => pods.list({ idPrefix: '', state: 'ready', labels: {} });
+  return {
+    ListMetricDescriptors: () =>
+      Promise.resolve({
+        descriptors: servedMetrics(cgroups.unified).map((m) => ({
+          name: m.name,
+          help: m.help,
+          label_keys: labelKeysOf(m),
+        })),
+      }),
+    ListPodSandboxMetrics: async (_request, ctx) => {
+      const out = [];
+      for (const s of readyPods()) out.push(await podMetrics(s, ctx.signal));
+      return { pod_metrics: out };
+    },
+    StreamPodSandboxMetrics: async (_request, ctx, send) => {
+      for (const s of readyPods()) await send({ pod_sandbox_metrics: [await podMetrics(s, ctx.signal)] });
+    },
+  };
+}
