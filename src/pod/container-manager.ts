@@ -16,6 +16,7 @@ import { buildContainerSpec } from './container-spec.js';
 import { containerResources } from './container-spec-resources.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { cgroupStats } from './cgroup-stats.js';
+import { CpuRateTracker } from './cpu-rate.js';
 import { containerCgroupsPath, type CgroupHierarchies } from './pod-cgroup.js';
 import { diskUsage } from '../image/disk-usage.js';
 import type { PodSandboxes } from './sandbox-manager.js';
@@ -59,6 +60,7 @@ export class Containers {
   private readonly store: RecordStore<ContainerRecord>;
   private readonly locks = new KeyedMutex();
   private readonly creations = new Map<string, Promise<ContainerRecord>>();
+  private readonly cpuRates = new CpuRateTracker();
 
   constructor(private readonly deps: ContainerDeps) {
     this.store = new RecordStore<ContainerRecord>(
@@ -452,11 +454,15 @@ export class Containers {
     };
   }
 
-  /** The cgroup of a container and its writable layer's usage, for ContainerStats. */
+  /** The cgroup of a container, its CPU rate and its writable layer's usage, for ContainerStats. */
   async stats(c: ContainerRecord, signal: AbortSignal) {
     const { cgroupPath, upperDir } = this.placement(c);
+    const cgroup = await cgroupStats(this.deps.cgroups, cgroupPath);
+    const atNs = BigInt(Date.now()) * 1_000_000n;
     return {
-      cgroup: await cgroupStats(this.deps.cgroups, cgroupPath),
+      atNs,
+      cgroup,
+      nanoCores: this.cpuRates.nanoCores(c.id, cgroup.cpuUsageNs, atNs, BigInt(c.startedAt)),
       writable: await diskUsage(upperDir, signal),
       upperDir,
     };

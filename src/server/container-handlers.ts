@@ -12,6 +12,7 @@ import { invalidArgument } from '../errors/errors.js';
 import type { ContainerRecord } from '../pod/container.js';
 import type { ContainerFilter, Containers } from '../pod/container-manager.js';
 import type { CgroupHierarchies } from '../pod/pod-cgroup.js';
+import { CpuRateTracker } from '../pod/cpu-rate.js';
 import { podCgroupStats, podNetworkStats } from '../pod/pod-stats.js';
 import type { SandboxRecord } from '../pod/sandbox.js';
 import type { PodSandboxes } from '../pod/sandbox-manager.js';
@@ -100,7 +101,7 @@ async function toStats(
   signal: AbortSignal,
 ): Promise<Init<ContainerStats>> {
   const s = await containers.stats(c, signal);
-  const ts = BigInt(Date.now()) * 1_000_000n;
+  const ts = s.atNs;
   return {
     attributes: {
       id: c.id,
@@ -108,7 +109,11 @@ async function toStats(
       labels: c.config.labels,
       annotations: c.config.annotations,
     },
-    cpu: { timestamp: ts, usage_core_nano_seconds: { value: s.cgroup.cpuUsageNs } },
+    cpu: {
+      timestamp: ts,
+      usage_core_nano_seconds: { value: s.cgroup.cpuUsageNs },
+      usage_nano_cores: { value: s.nanoCores },
+    },
     memory: {
       timestamp: ts,
       working_set_bytes: { value: s.cgroup.workingSet },
@@ -141,11 +146,13 @@ function statsTargets(containers: Containers, f: StatsFilter): ContainerRecord[]
 async function toPodStats(
   containers: Containers,
   cgroups: CgroupHierarchies,
+  podRates: CpuRateTracker,
   s: SandboxRecord,
   signal: AbortSignal,
 ): Promise<Init<PodSandboxStats>> {
-  const ts = BigInt(Date.now()) * 1_000_000n;
   const usage = await podCgroupStats(cgroups, s);
+  const ts = BigInt(Date.now()) * 1_000_000n;
+  const nanoCores = podRates.nanoCores(s.id, usage.cpuUsageNs, ts, BigInt(s.createdAt));
   const ifaces = s.state === 'ready' ? await podNetworkStats(s, signal) : [];
   const toIface = (i: (typeof ifaces)[number]) => ({
     name: i.name,
@@ -164,7 +171,11 @@ async function toPodStats(
       annotations: s.config.annotations,
     },
     linux: {
-      cpu: { timestamp: ts, usage_core_nano_seconds: { value: usage.cpuUsageNs } },
+      cpu: {
+        timestamp: ts,
+        usage_core_nano_seconds: { value: usage.cpuUsageNs },
+        usage_nano_cores: { value: nanoCores },
+      },
       memory: {
         timestamp: ts,
         working_set_bytes: { value: usage.workingSet },
@@ -189,20 +200,21 @@ export function containerHandlers(
   pods: PodSandboxes,
   cgroups: CgroupHierarchies,
 ): ContainerHandlers {
+  const podRates = new CpuRateTracker();
   const podTargets = (f: { id: string; label_selector: Record<string, string> } | null) =>
     pods.list({ idPrefix: f?.id ?? '', state: 'ready', labels: f?.label_selector ?? {} });
   return {
     PodSandboxStats: async (request, ctx) => ({
-      stats: await toPodStats(containers, cgroups, pods.get(request.pod_sandbox_id), ctx.signal),
+      stats: await toPodStats(containers, cgroups, podRates, pods.get(request.pod_sandbox_id), ctx.signal),
     }),
     ListPodSandboxStats: async (request, ctx) => ({
       stats: await Promise.all(
-        podTargets(request.filter).map((s) => toPodStats(containers, cgroups, s, ctx.signal)),
+        podTargets(request.filter).map((s) => toPodStats(containers, cgroups, podRates, s, ctx.signal)),
       ),
     }),
     StreamPodSandboxStats: async (request, ctx, send) => {
       for (const s of podTargets(request.filter)) {
-        await send({ pod_sandbox_stats: [await toPodStats(containers, cgroups, s, ctx.signal)] });
+        await send({ pod_sandbox_stats: [await toPodStats(containers, cgroups, podRates, s, ctx.signal)] });
       }
     },
     UpdateContainerResources: async (request) => {

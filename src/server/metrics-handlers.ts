@@ -5,6 +5,7 @@ import {
   type PodSandboxMetrics,
   type RuntimeServiceMethods,
 } from '../cri/types.js';
+import { CriError } from '../errors/errors.js';
 import type { Containers } from '../pod/container-manager.js';
 import { labelKeysOf, servedMetrics } from '../pod/cri-metric-catalog.js';
 import type { MetricSample } from '../pod/cri-metric-samples.js';
@@ -53,6 +54,15 @@ export function metricsHandlers(
     };
   };
   const readyPods = () => pods.list({ idPrefix: '', state: 'ready', labels: {} });
+  /** A pod or container removed while the list is built is simply no longer in it. */
+  const unlessGone = async (s: SandboxRecord, signal: AbortSignal) => {
+    try {
+      return await podMetrics(s, signal);
+    } catch (err) {
+      if (err instanceof CriError && err.kind === 'NotFound') return undefined;
+      throw err;
+    }
+  };
   return {
     ListMetricDescriptors: () =>
       Promise.resolve({
@@ -64,11 +74,17 @@ export function metricsHandlers(
       }),
     ListPodSandboxMetrics: async (_request, ctx) => {
       const out = [];
-      for (const s of readyPods()) out.push(await podMetrics(s, ctx.signal));
+      for (const s of readyPods()) {
+        const m = await unlessGone(s, ctx.signal);
+        if (m !== undefined) out.push(m);
+      }
       return { pod_metrics: out };
     },
     StreamPodSandboxMetrics: async (_request, ctx, send) => {
-      for (const s of readyPods()) await send({ pod_sandbox_metrics: [await podMetrics(s, ctx.signal)] });
+      for (const s of readyPods()) {
+        const m = await unlessGone(s, ctx.signal);
+        if (m !== undefined) await send({ pod_sandbox_metrics: [m] });
+      }
     },
   };
 }

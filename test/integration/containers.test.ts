@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { lstat, readFile, rename, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
@@ -328,13 +329,18 @@ for (const [handler, subnet] of [
       await new Promise((r) => setTimeout(r, 400));
       type Stats = {
         attributes: { id: string };
-        cpu: { usage_core_nano_seconds: { value: bigint } };
+        cpu: { usage_core_nano_seconds: { value: bigint }; usage_nano_cores: { value: bigint } };
         memory: { working_set_bytes: { value: bigint } };
         writable_layer: { used_bytes: { value: bigint } };
       };
       const one = (await unary<{ stats: Stats }>(rt, 'ContainerStats', { container_id: id })).stats;
       assert.equal(one.attributes.id, id);
       assert.ok(one.cpu.usage_core_nano_seconds.value > 0n, 'cpu time counted');
+      assert.ok(one.cpu.usage_nano_cores.value > 0n, 'a rate from the first sample on');
+      assert.ok(
+        one.cpu.usage_nano_cores.value <= BigInt(availableParallelism()) * 1_000_000_000n,
+        'at most every core',
+      );
       assert.ok(one.memory.working_set_bytes.value > 0n, 'memory counted');
       assert.ok(one.writable_layer.used_bytes.value > 0n, 'the file written lands in the writable layer');
       const listed = await unary<{ stats: Stats[] }>(rt, 'ListContainerStats', {
@@ -348,7 +354,7 @@ for (const [handler, subnet] of [
       type PodStats = {
         attributes: { id: string };
         linux: {
-          cpu: { usage_core_nano_seconds: { value: bigint } };
+          cpu: { usage_core_nano_seconds: { value: bigint }; usage_nano_cores: { value: bigint } };
           process: { process_count: { value: bigint } };
           network: { default_interface: { name: string; rx_bytes: { value: bigint } } | null };
           containers: { attributes: { id: string } }[];
@@ -357,6 +363,7 @@ for (const [handler, subnet] of [
       const pod = (await unary<{ stats: PodStats }>(rt, 'PodSandboxStats', { pod_sandbox_id: podId })).stats;
       assert.equal(pod.attributes.id, podId);
       assert.ok(pod.linux.cpu.usage_core_nano_seconds.value > 0n);
+      assert.ok(pod.linux.cpu.usage_nano_cores.value > 0n);
       assert.ok(pod.linux.process.process_count.value >= 2n, 'pause and the container');
       assert.equal(pod.linux.network.default_interface?.name, 'eth0');
       assert.ok(pod.linux.containers.some((c) => c.attributes.id === id));
