@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { Config } from '../config/config.js';
 import type { ContainerConfig, LinuxContainerResources, PodSandboxConfig } from '../cri/types.js';
@@ -444,6 +444,12 @@ export class Containers {
       };
       await this.save({ ...c, config });
     });
+  }
+
+  /** The config.json the runtime ran the container with (for verbose status); undefined once the bundle is gone. */
+  async runtimeSpec(c: ContainerRecord): Promise<unknown> {
+    const text = await readFile(join(c.bundle, 'config.json'), 'utf8').catch(() => undefined);
+    return text === undefined ? undefined : (JSON.parse(text) as unknown);
   }
 
   /** Where a container's usage is accounted: its cgroup (cgroupfs form) and its writable layer. */

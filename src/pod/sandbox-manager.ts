@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { NamespaceMode, type LinuxContainerResources, type PodSandboxConfig } from '../cri/types.js';
@@ -90,6 +90,12 @@ export class PodSandboxes {
         `sandbox ${s.id} uses runtime handler ${s.runtimeHandler}, which is no longer configured`,
       );
     return r;
+  }
+
+  /** The pause container's config.json (for verbose status); undefined once the bundle is gone (stopped pod). */
+  async runtimeSpec(s: SandboxRecord): Promise<unknown> {
+    const text = await readFile(join(s.pause.bundle, 'config.json'), 'utf8').catch(() => undefined);
+    return text === undefined ? undefined : (JSON.parse(text) as unknown);
   }
 
   get(id: string): SandboxRecord {

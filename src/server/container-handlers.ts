@@ -265,7 +265,7 @@ export function containerHandlers(
       await containers.remove(request.container_id, ctx.log);
       return {};
     },
-    ContainerStatus: (request) => {
+    ContainerStatus: async (request) => {
       const c = containers.get(request.container_id);
       const info: Record<string, string> = {};
       if (request.verbose) {
@@ -275,9 +275,10 @@ export function containerHandlers(
           monitorPid: c.monitorPid,
           bundle: c.bundle,
           runtimeHandler: c.runtimeHandler,
+          runtimeSpec: await containers.runtimeSpec(c),
         });
       }
-      return Promise.resolve({ status: toStatus(c), info });
+      return { status: toStatus(c), info };
     },
     ListContainers: (request) =>
       Promise.resolve({ containers: containers.list(filterOf(request.filter)).map(toContainer) }),

@@ -83,7 +83,7 @@ export function sandboxHandlers(pods: PodSandboxes, hooks: ContainerHooks): Sand
       return {};
     },
 
-    PodSandboxStatus: (request) => {
+    PodSandboxStatus: async (request) => {
       const s = pods.get(request.pod_sandbox_id);
       const info: Record<string, string> = {};
       if (request.verbose) {
@@ -95,14 +95,15 @@ export function sandboxHandlers(pods: PodSandboxes, hooks: ContainerHooks): Sand
           hostname: s.hostname,
           interfaces: s.network.interfaces,
           runtimeHandler: s.runtimeHandler,
+          runtimeSpec: await pods.runtimeSpec(s),
         });
       }
-      return Promise.resolve({
+      return {
         status: toStatus(s),
         info,
         containers_statuses: [],
         timestamp: BigInt(Date.now()) * 1_000_000n,
-      });
+      };
     },
 
     ListPodSandbox: (request) => Promise.resolve({ items: list(request.filter).map(toPodSandbox) }),

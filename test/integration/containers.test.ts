@@ -395,7 +395,16 @@ for (const [handler, subnet] of [
       const info = JSON.parse(
         (await unary<{ info: { info: string } }>(rt, 'ContainerStatus', { container_id: id, verbose: true })).info
           .info,
-      ) as { pid: number };
+      ) as {
+        pid: number;
+        runtimeSpec: { process: { args: string[] }; linux: { resources: { pids?: { limit: number } } } };
+      };
+      assert.deepEqual(info.runtimeSpec.process.args, [
+        'sh',
+        '-c',
+        'echo data > /tmp/in-writable-layer; sleep 1000',
+      ]);
+      assert.equal(info.runtimeSpec.linux.resources.pids?.limit, pidsLimit, 'verbose status shows the spec run');
       const initCgroups = await readFile(`/proc/${String(info.pid)}/cgroup`, 'utf8');
       const execCgroups = Buffer.from((await execSync(id, ['cat', '/proc/self/cgroup'])).stdout).toString();
       assert.equal(execCgroups, initCgroups, 'ExecSync runs in the container cgroups');

@@ -199,6 +199,10 @@ describe('pod sandboxes with runc, conmon and CNI', () => {
 
     const pid = await pausePid(id);
     assert.match(await readFile(`/proc/${String(pid)}/cmdline`, 'utf8'), /^\/pause\0-P\0/);
+    const verbose = JSON.parse((await podStatus(id)).info['info'] ?? '{}') as {
+      runtimeSpec?: { annotations: Record<string, string> };
+    };
+    assert.equal(verbose.runtimeSpec?.annotations['io.kubernetes.cri.container-type'], 'sandbox');
     const resolv = await readFile(`/proc/${String(pid)}/root/etc/resolv.conf`, 'utf8');
     assert.equal(resolv, 'nameserver 10.10.10.10\nsearch example.com\noptions ndots:8\n');
     assert.equal(await readFile(`/proc/${String(pid)}/root/etc/hostname`, 'utf8'), 'web-host\n');
