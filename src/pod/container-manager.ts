@@ -18,7 +18,7 @@ import { KeyedMutex } from './keyed-mutex.js';
 import { cgroupStats } from './cgroup-stats.js';
 import { CpuRateTracker } from './cpu-rate.js';
 import { containerCgroupsPath, type CgroupHierarchies } from './pod-cgroup.js';
-import { diskUsage } from '../image/disk-usage.js';
+import { diskUsage, type DiskUsage } from '../image/disk-usage.js';
 import type { PodSandboxes } from './sandbox-manager.js';
 import { raceSignal, rollback, type Undo } from './undo.js';
 
@@ -51,6 +51,7 @@ export interface ContainerFilter {
 /** ExecSync output per stream is capped here; the rest is dropped without error (CVE-2022-1708). */
 const maxExecOutput = 16 * 1024 * 1024;
 const cleanupTimeoutMs = 60_000;
+const layerUsageMaxAgeMs = 5_000;
 
 /**
  * Containers of pod sandboxes: rootfs (the image's layers under a per-container writable layer), config.json
@@ -61,6 +62,7 @@ export class Containers {
   private readonly locks = new KeyedMutex();
   private readonly creations = new Map<string, Promise<ContainerRecord>>();
   private readonly cpuRates = new CpuRateTracker();
+  private readonly layerUsage = new Map<string, { at: number; usage: DiskUsage }>();
 
   constructor(private readonly deps: ContainerDeps) {
     this.store = new RecordStore<ContainerRecord>(
@@ -469,9 +471,23 @@ export class Containers {
       atNs,
       cgroup,
       nanoCores: this.cpuRates.nanoCores(c.id, cgroup.cpuUsageNs, atNs, BigInt(c.startedAt)),
-      writable: await diskUsage(upperDir, signal),
+      writable: await this.writableLayerUsage(c, signal),
       upperDir,
     };
+  }
+
+  /**
+   * Bytes and inodes of the writable layer. Walking a large layer is real I/O and kubelet asks through both the
+   * stats and the metrics RPCs, so a walk serves every caller for a few seconds (cAdvisor refreshes once a minute).
+   */
+  async writableLayerUsage(c: ContainerRecord, signal: AbortSignal): Promise<DiskUsage> {
+    const now = Date.now();
+    const cached = this.layerUsage.get(c.id);
+    if (cached !== undefined && now - cached.at < layerUsageMaxAgeMs) return cached.usage;
+    for (const [id, v] of this.layerUsage) if (now - v.at >= layerUsageMaxAgeMs) this.layerUsage.delete(id);
+    const usage = await diskUsage(this.placement(c).upperDir, signal);
+    this.layerUsage.set(c.id, { at: now, usage });
+    return usage;
   }
 
   /** ExecSync: a non-zero exit is a normal answer; a timeout kills the process and is DeadlineExceeded. */

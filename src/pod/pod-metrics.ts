@@ -1,4 +1,4 @@
-import { diskUsage } from '../image/disk-usage.js';
+import type { DiskUsage } from '../image/disk-usage.js';
 import { cgroupFileReader, readCgroupSnapshot } from './cgroup-snapshot.js';
 import type { ContainerRecord } from './container.js';
 import { containerSamples, podNetworkSamples, type MetricSample } from './cri-metric-samples.js';
@@ -13,6 +13,7 @@ export interface MetricTarget {
   record: ContainerRecord;
   cgroupPath: string;
   upperDir: string;
+  writableLayer: DiskUsage;
 }
 
 /** ListPodSandboxMetrics for one pod: its network samples, then each running container's. */
@@ -33,7 +34,6 @@ async function containerMetrics(
   const cgroup = await readCgroupSnapshot(h.unified, read);
   const processes = await processSnapshot(parsePids(await read('cgroup.procs')), t.record.pid, signal);
   const fs = await filesystemOf(t.upperDir).catch(() => undefined);
-  const writable = await diskUsage(t.upperDir, signal);
   for (const io of cgroup.io) {
     const numbers = `${String(io.major)}:${String(io.minor)}`;
     if (!blockDevices.has(numbers)) blockDevices.set(numbers, await blockDeviceName(io.major, io.minor));
@@ -44,7 +44,7 @@ async function containerMetrics(
     cgroup,
     processes,
     fs,
-    writableLayerBytes: writable.bytes,
+    writableLayerBytes: t.writableLayer.bytes,
     blockDevices,
     startedAtNs: BigInt(c.startedAt),
     nowNs,

@@ -37,11 +37,13 @@ export function metricsHandlers(
   cgroups: CgroupHierarchies,
 ): MetricsHandlers {
   const podMetrics = async (s: SandboxRecord, signal: AbortSignal): Promise<Init<PodSandboxMetrics>> => {
-    const running = containers
-      .list({ idPrefix: '', podIdPrefix: s.id, state: 'running', labels: {} })
-      // A prefix filter: a pod id may begin another pod's id.
-      .filter((c) => c.sandboxId === s.id)
-      .map((record) => ({ record, ...containers.placement(record) }));
+    const running = [];
+    // A prefix filter: a pod id may begin another pod's id.
+    for (const record of containers.list({ idPrefix: '', podIdPrefix: s.id, state: 'running', labels: {} })) {
+      if (record.sandboxId !== s.id) continue;
+      const writableLayer = await containers.writableLayerUsage(record, signal);
+      running.push({ record, ...containers.placement(record), writableLayer });
+    }
     const m = await collectPodMetrics(cgroups, s, running, signal);
     const ts = BigInt(Date.now()) * 1_000_000n;
     return {
