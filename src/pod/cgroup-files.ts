@@ -15,10 +15,6 @@ export function parseCgroupNumber(text: string | undefined): bigint | undefined 
   return t !== undefined && /^\d+$/.test(t) ? BigInt(t) : undefined;
 }
 
-export async function readCgroupNumber(path: string): Promise<bigint | undefined> {
-  return parseCgroupNumber(await readCgroupText(path));
-}
-
 /** "key value" lines (memory.stat, cpu.stat, memory.events, cpuacct.stat). */
 export function parseFlatKeyed(text: string | undefined): Map<string, bigint> {
   const out = new Map<string, bigint>();
@@ -27,8 +23,4 @@ export function parseFlatKeyed(text: string | undefined): Map<string, bigint> {
     if (key !== undefined && value !== undefined && /^\d+$/.test(value)) out.set(key, BigInt(value));
   }
   return out;
-}
-
-export async function readFlatKeyed(path: string): Promise<Map<string, bigint>> {
-  return parseFlatKeyed(await readCgroupText(path));
 }

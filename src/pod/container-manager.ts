@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { Config } from '../config/config.js';
 import type { ContainerConfig, LinuxContainerResources, PodSandboxConfig } from '../cri/types.js';
@@ -9,6 +9,7 @@ import type { ImageService } from '../image/image-service.js';
 import type { Logger } from '../log/logger.js';
 import { oomKilled, readExit } from '../oci/exit-watcher.js';
 import type { OciRuntime } from '../oci/oci-runtime.js';
+import { readBundleSpec, writeBundleSpec } from '../oci/bundle-spec.js';
 import { mountImageRootfs, unmountRootfs } from '../oci/rootfs.js';
 import { RecordStore } from '../store/record-store.js';
 import { containerName, exitReason, nowNs, type ContainerRecord, type ContainerState } from './container.js';
@@ -229,7 +230,7 @@ export class Containers {
         pidsLimit: deps.config.runtime.pids_limit,
         recursiveReadOnlyMounts: (await runtime.features()).recursiveReadOnlyMounts,
       });
-      await writeFile(join(bundle, 'config.json'), JSON.stringify(built.spec));
+      await writeBundleSpec(bundle, built.spec);
 
       const logDir = sandbox.config.log_directory;
       const logPath =
@@ -449,9 +450,8 @@ export class Containers {
   }
 
   /** The config.json the runtime ran the container with (for verbose status); undefined once the bundle is gone. */
-  async runtimeSpec(c: ContainerRecord): Promise<unknown> {
-    const text = await readFile(join(c.bundle, 'config.json'), 'utf8').catch(() => undefined);
-    return text === undefined ? undefined : (JSON.parse(text) as unknown);
+  runtimeSpec(c: ContainerRecord): Promise<unknown> {
+    return readBundleSpec(c.bundle);
   }
 
   /** Where a container's usage is accounted: its cgroup (cgroupfs form) and its writable layer. */

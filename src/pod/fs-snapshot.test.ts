@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { deviceNumbers, filesystemOf, mountSourceOf } from './fs-snapshot.js';
 
@@ -20,7 +20,7 @@ describe('filesystem snapshot', () => {
   });
 
   it('describes the filesystem of a real path', async () => {
-    const fs = await filesystemOf('/tmp');
+    const fs = await filesystemOf('/tmp', await readFile('/proc/self/mountinfo', 'utf8'));
     assert.ok(fs.device.length > 0);
     assert.ok(fs.capacityBytes > 0n);
     assert.ok(fs.inodesTotal >= fs.inodesFree);

@@ -36,15 +36,9 @@ export async function blockDeviceName(major: number, minor: number): Promise<str
   return name === undefined ? numbers : `/dev/${name}`;
 }
 
-export async function filesystemOf(
-  path: string,
-  mountinfoPath = '/proc/self/mountinfo',
-): Promise<FilesystemSnapshot> {
-  const [st, fs, mountinfo] = await Promise.all([
-    stat(path, { bigint: true }),
-    statfs(path, { bigint: true }),
-    readFile(mountinfoPath, 'utf8'),
-  ]);
+/** `mountinfo` is this process's /proc/self/mountinfo text, read once by the caller for all its paths. */
+export async function filesystemOf(path: string, mountinfo: string): Promise<FilesystemSnapshot> {
+  const [st, fs] = await Promise.all([stat(path, { bigint: true }), statfs(path, { bigint: true })]);
   const { major, minor } = deviceNumbers(st.dev);
   return {
     device: mountSourceOf(mountinfo, major, minor) ?? `${String(major)}:${String(minor)}`,

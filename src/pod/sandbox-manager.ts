@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { NamespaceMode, type LinuxContainerResources, type PodSandboxConfig } from '../cri/types.js';
@@ -7,6 +7,7 @@ import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '..
 import type { ImageService } from '../image/image-service.js';
 import type { Logger } from '../log/logger.js';
 import type { OciRuntime } from '../oci/oci-runtime.js';
+import { readBundleSpec, writeBundleSpec } from '../oci/bundle-spec.js';
 import { mountImageRootfs, unmountRootfs } from '../oci/rootfs.js';
 import type { CniNetwork, CniPortMapping } from './cni.js';
 import { KeyedMutex } from './keyed-mutex.js';
@@ -93,9 +94,8 @@ export class PodSandboxes {
   }
 
   /** The pause container's config.json (for verbose status); undefined once the bundle is gone (stopped pod). */
-  async runtimeSpec(s: SandboxRecord): Promise<unknown> {
-    const text = await readFile(join(s.pause.bundle, 'config.json'), 'utf8').catch(() => undefined);
-    return text === undefined ? undefined : (JSON.parse(text) as unknown);
+  runtimeSpec(s: SandboxRecord): Promise<unknown> {
+    return readBundleSpec(s.pause.bundle);
   }
 
   get(id: string): SandboxRecord {
@@ -284,7 +284,7 @@ export class PodSandboxes {
         sandboxId: id,
         config,
       });
-      await writeFile(join(paths.bundle, 'config.json'), JSON.stringify(spec));
+      await writeBundleSpec(paths.bundle, spec);
       const created = await runtime.create(
         {
           id,
